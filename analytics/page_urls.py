@@ -1,0 +1,3 @@
+"""Server-rendered pages of the analytics app (dashboard, reports)."""
+
+urlpatterns: list = []

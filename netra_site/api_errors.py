@@ -1,0 +1,90 @@
+"""One JSON error shape for the whole API.
+
+Every error is ``{"error": {"code", "message", "fields"}}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An error raised by a service with a stable code and optional field errors."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        fields: dict[str, Any] | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(detail=message, code=code)
+        self.code = code
+        self.fields = fields or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {k: _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        flat = [_flatten(v) for v in detail]
+        if all(isinstance(v, str) for v in flat):
+            return flat
+        return flat
+    return str(detail)
+
+
+_CODES = {
+    exceptions.NotAuthenticated: ("not_authenticated", status.HTTP_401_UNAUTHORIZED),
+    exceptions.AuthenticationFailed: ("authentication_failed", status.HTTP_401_UNAUTHORIZED),
+    exceptions.PermissionDenied: ("permission_denied", status.HTTP_403_FORBIDDEN),
+    exceptions.NotFound: ("not_found", status.HTTP_404_NOT_FOUND),
+    exceptions.MethodNotAllowed: ("method_not_allowed", status.HTTP_405_METHOD_NOT_ALLOWED),
+    exceptions.ParseError: ("malformed_json", status.HTTP_400_BAD_REQUEST),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", 415),
+    exceptions.Throttled: ("throttled", 429),
+}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("body_too_large", "The request body is larger than the server accepts.",
+                       {"body": ["Request body too large."]}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.code, str(exc.detail), exc.fields), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _flatten(exc.detail)}
+        names = ", ".join(fields) if isinstance(fields, dict) else ""
+        response.data = error_body("invalid", f"Invalid input: {names}." if names else "Invalid input.", fields)
+        return response
+    for klass, (code, http_status) in _CODES.items():
+        if isinstance(exc, klass):
+            response.status_code = http_status
+            response.data = error_body(code, str(getattr(exc, "detail", exc)))
+            return response
+    response.data = error_body(getattr(exc, "default_code", "error"), str(getattr(exc, "detail", exc)))
+    return response

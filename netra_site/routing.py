@@ -1,0 +1,3 @@
+"""WebSocket URL routes. Apps append their consumers here."""
+
+websocket_urlpatterns: list = []

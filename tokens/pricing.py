@@ -1,0 +1,181 @@
+"""Model lookup and exact pricing.
+
+A record is priced with the catalog row whose ``valid_from`` is the latest at
+or before the record's ``occurred_at``. Every normalized token class is priced
+once at its own rate; cache and reasoning prices fall back to the input and
+output price when the model has none.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+
+from tokens.models import PER_MILLION, ModelPrice
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """Normalized token classes; each token belongs to exactly one class."""
+
+    input: int = 0
+    cached_input: int = 0
+    cache_write: int = 0
+    output: int = 0
+    reasoning: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.cached_input + self.cache_write + self.output + self.reasoning
+
+    @property
+    def prompt(self) -> int:
+        return self.input + self.cached_input + self.cache_write
+
+    @property
+    def completion(self) -> int:
+        return self.output + self.reasoning
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input": self.input,
+            "cached_input": self.cached_input,
+            "cache_write": self.cache_write,
+            "output": self.output,
+            "reasoning": self.reasoning,
+            "total": self.total,
+        }
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class Rates:
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    reasoning: Decimal
+
+
+def rates_for(price: ModelPrice, prompt_tokens: int) -> Rates:
+    """Per-1M rates for a call; long-context tiers apply above their threshold."""
+    input_rate = price.input_per_million
+    output_rate = price.output_per_million
+    cache_read = price.cache_read_per_million
+    cache_write = price.cache_write_per_million
+    reasoning = price.reasoning_per_million
+    for tier in sorted(price.tiers or [], key=lambda t: t["above_input_tokens"]):
+        if prompt_tokens > tier["above_input_tokens"]:
+            input_rate = _dec(tier.get("input_per_million")) or input_rate
+            output_rate = _dec(tier.get("output_per_million")) or output_rate
+            cache_read = _dec(tier.get("cache_read_per_million")) or cache_read
+            cache_write = _dec(tier.get("cache_write_per_million")) or cache_write
+    return Rates(
+        input=input_rate,
+        output=output_rate,
+        cache_read=input_rate if cache_read is None else cache_read,
+        cache_write=input_rate if cache_write is None else cache_write,
+        reasoning=output_rate if reasoning is None else reasoning,
+    )
+
+
+def cost_of(price: ModelPrice, counts: TokenCounts) -> Decimal:
+    """Exact USD cost of ``counts`` at ``price`` (Decimal, no rounding)."""
+    r = rates_for(price, counts.prompt)
+    micro = (
+        counts.input * r.input
+        + counts.cached_input * r.cache_read
+        + counts.cache_write * r.cache_write
+        + counts.output * r.output
+        + counts.reasoning * r.reasoning
+    )
+    return micro / PER_MILLION
+
+
+def _lookup_keys(model: str) -> list[str]:
+    """Names to try, in order: exact, lowercase, without a ``provider/`` prefix."""
+    keys = [model, model.lower()]
+    if "/" in model:
+        bare = model.split("/", 1)[1]
+        keys += [bare, bare.lower()]
+    return list(dict.fromkeys(keys))
+
+
+class Catalog:
+    """Process-local view of the price catalog, refreshed every few seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded_at: float | None = None
+        self._versions: dict[str, list[ModelPrice]] = {}
+        self._starts: dict[str, list[datetime]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def invalidate(self) -> None:
+        self._loaded_at = None
+
+    def _ensure(self) -> None:
+        ttl = getattr(settings, "NETRA_CATALOG_CACHE_SECONDS", 30)
+        if self._loaded_at is not None and time.monotonic() - self._loaded_at < ttl:
+            return
+        with self._lock:
+            if self._loaded_at is not None and time.monotonic() - self._loaded_at < ttl:
+                return
+            versions: dict[str, list[ModelPrice]] = {}
+            aliases: dict[str, str] = {}
+            for row in ModelPrice.objects.order_by("name", "valid_from"):
+                versions.setdefault(row.name, []).append(row)
+            for name, rows in versions.items():
+                for alias in rows[-1].aliases or []:
+                    aliases.setdefault(alias, name)
+                    aliases.setdefault(alias.lower(), name)
+                provider = rows[-1].provider
+                aliases.setdefault(f"{provider}/{name}", name)
+            self._versions = versions
+            self._starts = {n: [r.valid_from for r in rows] for n, rows in versions.items()}
+            self._aliases = aliases
+            self._loaded_at = time.monotonic()
+
+    def canonical_name(self, model: str) -> str | None:
+        self._ensure()
+        for key in _lookup_keys(model):
+            if key in self._versions:
+                return key
+            if key in self._aliases:
+                return self._aliases[key]
+        return None
+
+    def resolve(self, model: str, at: datetime) -> ModelPrice | None:
+        """The price row valid for ``model`` at ``at``, or None if unknown."""
+        name = self.canonical_name(model)
+        if name is None:
+            return None
+        idx = bisect.bisect_right(self._starts[name], at) - 1
+        if idx < 0:
+            return None
+        return self._versions[name][idx]
+
+    def latest(self, model: str) -> ModelPrice | None:
+        name = self.canonical_name(model)
+        return self._versions[name][-1] if name else None
+
+
+catalog = Catalog()
+
+
+def _invalidate(**kwargs) -> None:
+    catalog.invalidate()
+
+
+post_save.connect(_invalidate, sender=ModelPrice, dispatch_uid="catalog_invalidate_save")
+post_delete.connect(_invalidate, sender=ModelPrice, dispatch_uid="catalog_invalidate_delete")

@@ -1,0 +1,287 @@
+"""Validation and normalization of posted usage records.
+
+Hand-written rather than a DRF serializer because a batch of 1000 records is
+validated on the ingestion hot path; the OpenAPI schema is described by
+``tokens.api_schemas.UsageInSerializer``.
+
+Provider usage shapes, each token priced once at its own rate:
+
+* OpenAI Chat Completions: ``prompt_tokens`` INCLUDES
+  ``prompt_tokens_details.cached_tokens``; ``completion_tokens`` INCLUDES
+  ``completion_tokens_details.reasoning_tokens``.
+* OpenAI Responses: ``input_tokens`` includes ``input_tokens_details.cached_tokens``;
+  ``output_tokens`` includes ``output_tokens_details.reasoning_tokens``.
+* Anthropic Messages: ``input_tokens`` EXCLUDES ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from tokens.pricing import TokenCounts
+
+USAGE_FORMATS = ("openai_chat", "openai_responses", "anthropic")
+
+
+class FieldErrors(Exception):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class UsageInput:
+    request_id: str
+    model: str
+    counts: TokenCounts
+    usage_format: str
+    occurred_at: datetime
+    agent: str = "default"
+    tool: str = ""
+    run_id: str = ""
+    user: str | None = None
+    optimization_technique: str = ""
+    original_tokens: int | None = None
+    cache_hit: bool = False
+    reservation_id: uuid.UUID | None = None
+    latency_ms: int | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+def _int(value: Any, name: str, errors: dict) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.setdefault(name, []).append("Must be a non-negative integer.")
+        return 0
+    if value < 0:
+        errors.setdefault(name, []).append("Must be a non-negative integer.")
+        return 0
+    return value
+
+
+def _obj(value: Any, name: str, errors: dict) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.setdefault(name, []).append("Must be an object.")
+        return {}
+    return value
+
+
+def detect_format(usage: dict, provider: str = "") -> str:
+    """Which SDK produced ``usage``. Chat has prompt_tokens; Responses has
+    total_tokens or *_details; Anthropic has cache_* fields or neither."""
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        return "openai_chat"
+    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
+        return "anthropic"
+    if "total_tokens" in usage or "input_tokens_details" in usage or "output_tokens_details" in usage:
+        return "openai_responses"
+    return "anthropic" if provider in ("", "anthropic") else "openai_responses"
+
+
+def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") -> TokenCounts:
+    """Split a provider usage object into the five normalized classes."""
+    if fmt == "openai_chat":
+        prompt = _int(usage.get("prompt_tokens"), f"{prefix}.prompt_tokens", errors)
+        completion = _int(usage.get("completion_tokens"), f"{prefix}.completion_tokens", errors)
+        pdet = _obj(usage.get("prompt_tokens_details"), f"{prefix}.prompt_tokens_details", errors)
+        cdet = _obj(usage.get("completion_tokens_details"), f"{prefix}.completion_tokens_details", errors)
+        cached = _int(pdet.get("cached_tokens"), f"{prefix}.prompt_tokens_details.cached_tokens", errors)
+        reasoning = _int(
+            cdet.get("reasoning_tokens"), f"{prefix}.completion_tokens_details.reasoning_tokens", errors
+        )
+        if cached > prompt:
+            errors.setdefault(f"{prefix}.prompt_tokens_details.cached_tokens", []).append(
+                "Cannot exceed prompt_tokens (OpenAI counts cached tokens inside prompt_tokens)."
+            )
+            cached = 0
+        if reasoning > completion:
+            errors.setdefault(f"{prefix}.completion_tokens_details.reasoning_tokens", []).append(
+                "Cannot exceed completion_tokens (OpenAI counts reasoning inside completion_tokens)."
+            )
+            reasoning = 0
+        return TokenCounts(
+            input=prompt - cached, cached_input=cached, output=completion - reasoning, reasoning=reasoning
+        )
+    if fmt == "openai_responses":
+        inp = _int(usage.get("input_tokens"), f"{prefix}.input_tokens", errors)
+        out = _int(usage.get("output_tokens"), f"{prefix}.output_tokens", errors)
+        idet = _obj(usage.get("input_tokens_details"), f"{prefix}.input_tokens_details", errors)
+        odet = _obj(usage.get("output_tokens_details"), f"{prefix}.output_tokens_details", errors)
+        cached = _int(idet.get("cached_tokens"), f"{prefix}.input_tokens_details.cached_tokens", errors)
+        reasoning = _int(
+            odet.get("reasoning_tokens"), f"{prefix}.output_tokens_details.reasoning_tokens", errors
+        )
+        if cached > inp:
+            errors.setdefault(f"{prefix}.input_tokens_details.cached_tokens", []).append(
+                "Cannot exceed input_tokens (the Responses API counts cached tokens inside input_tokens)."
+            )
+            cached = 0
+        if reasoning > out:
+            errors.setdefault(f"{prefix}.output_tokens_details.reasoning_tokens", []).append(
+                "Cannot exceed output_tokens."
+            )
+            reasoning = 0
+        return TokenCounts(input=inp - cached, cached_input=cached, output=out - reasoning, reasoning=reasoning)
+    # Anthropic: input_tokens excludes both cache classes.
+    return TokenCounts(
+        input=_int(usage.get("input_tokens"), f"{prefix}.input_tokens", errors),
+        cached_input=_int(usage.get("cache_read_input_tokens"), f"{prefix}.cache_read_input_tokens", errors),
+        cache_write=_int(
+            usage.get("cache_creation_input_tokens"), f"{prefix}.cache_creation_input_tokens", errors
+        ),
+        output=_int(usage.get("output_tokens"), f"{prefix}.output_tokens", errors),
+    )
+
+
+def _str(data: dict, name: str, errors: dict, *, required: bool = False, max_length: int = 200,
+         default: str = "") -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            errors.setdefault(name, []).append("This field is required.")
+        return default
+    if not isinstance(value, str):
+        errors.setdefault(name, []).append("Must be a string.")
+        return default
+    value = value.strip()
+    if len(value) > max_length:
+        errors.setdefault(name, []).append(f"At most {max_length} characters.")
+        return default
+    return value
+
+
+def parse_occurred_at(value: Any, errors: dict, now: datetime) -> datetime:
+    if value is None:
+        return now
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        errors.setdefault("occurred_at", []).append("Must be an ISO 8601 timestamp.")
+        return now
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt_timezone.utc)  # documented: naive means UTC
+    if parsed > now + timedelta(seconds=settings.NETRA_MAX_FUTURE_SECONDS):
+        errors.setdefault("occurred_at", []).append("Cannot be more than 5 minutes in the future.")
+        return now
+    return parsed
+
+
+def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = None) -> UsageInput:
+    """Validate one posted record. Raises FieldErrors naming every bad field.
+
+    ``provider_of(model) -> str`` helps tell Anthropic from Responses usage
+    when the object alone is ambiguous.
+    """
+    if not isinstance(data, dict):
+        raise FieldErrors({"non_field_errors": ["Each record must be a JSON object."]})
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    request_id = _str(data, "request_id", errors, required=True)
+    model = _str(data, "model", errors, required=True)
+    agent = _str(data, "agent", errors, max_length=100, default="default") or "default"
+    tool = _str(data, "tool", errors, max_length=100)
+    run_id = _str(data, "run_id", errors)
+    user = _str(data, "user", errors, max_length=150) or None
+
+    fmt = data.get("usage_format") or ""
+    if fmt and fmt not in USAGE_FORMATS:
+        errors.setdefault("usage_format", []).append(f"Must be one of {', '.join(USAGE_FORMATS)}.")
+        fmt = ""
+    usage = data.get("usage")
+    if usage is not None:
+        if not isinstance(usage, dict):
+            errors.setdefault("usage", []).append("Must be the provider's usage object.")
+            counts = TokenCounts()
+        else:
+            provider = provider_of(model) if (provider_of and model) else ""
+            fmt = fmt or detect_format(usage, provider)
+            counts = normalize_usage(usage, fmt, errors)
+    elif "prompt_tokens" in data or "completion_tokens" in data:
+        fmt = fmt or "openai_chat"
+        counts = normalize_usage(data, "openai_chat", errors, prefix="") if fmt == "openai_chat" else TokenCounts()
+        # Flat fields are named without the "usage." prefix.
+        for key in list(errors):
+            if key.startswith("."):
+                errors[key[1:]] = errors.pop(key)
+    else:
+        errors.setdefault("usage", []).append(
+            "Provide the provider's usage object, or prompt_tokens and completion_tokens."
+        )
+        counts = TokenCounts()
+
+    occurred_at = parse_occurred_at(data.get("occurred_at"), errors, now)
+
+    technique, original_tokens = "", None
+    optimization = data.get("optimization")
+    if optimization is not None:
+        if not isinstance(optimization, dict):
+            errors.setdefault("optimization", []).append("Must be an object {technique, original_tokens}.")
+        else:
+            technique = _str(optimization, "technique", errors, max_length=100)
+            if "technique" in errors:
+                errors["optimization.technique"] = errors.pop("technique")
+            if optimization.get("original_tokens") is not None:
+                original_tokens = _int(optimization.get("original_tokens"), "optimization.original_tokens", errors)
+
+    cache_hit = data.get("cache_hit", False)
+    if not isinstance(cache_hit, bool):
+        errors.setdefault("cache_hit", []).append("Must be true or false.")
+        cache_hit = False
+
+    reservation_id = None
+    if data.get("reservation_id") not in (None, ""):
+        try:
+            reservation_id = uuid.UUID(str(data["reservation_id"]))
+        except ValueError:
+            errors.setdefault("reservation_id", []).append("Must be a reservation id (UUID).")
+
+    latency_ms = None
+    if data.get("latency_ms") is not None:
+        latency_ms = _int(data["latency_ms"], "latency_ms", errors)
+
+    metadata = data.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        errors.setdefault("metadata", []).append("Must be an object.")
+        metadata = {}
+    elif len(json.dumps(metadata, separators=(",", ":")).encode()) > settings.NETRA_MAX_METADATA_BYTES:
+        errors.setdefault("metadata", []).append("At most 8 KB of JSON.")
+        metadata = {}
+
+    if errors:
+        raise FieldErrors(errors)
+    return UsageInput(
+        request_id=request_id,
+        model=model,
+        counts=counts,
+        usage_format=fmt,
+        occurred_at=occurred_at,
+        agent=agent,
+        tool=tool,
+        run_id=run_id,
+        user=user,
+        optimization_technique=technique,
+        original_tokens=original_tokens,
+        cache_hit=cache_hit,
+        reservation_id=reservation_id,
+        latency_ms=latency_ms,
+        metadata=metadata,
+    )
