@@ -7,6 +7,7 @@ channel layer, local-memory cache and Celery tasks run in-process. Setting
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -130,6 +131,21 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Periodic jobs (Celery beat in production; netra_site/embedded_beat.py when eager).
+CELERY_BEAT_SCHEDULE = {
+    "budgets-expire-reservations": {
+        "task": "budgets.tasks.reservations_expire",
+        "schedule": timedelta(seconds=30),
+    },
+    "analytics-evaluate-alerts": {
+        "task": "analytics.tasks.alerts_evaluate",
+        "schedule": timedelta(minutes=5),
+    },
+    "analytics-refresh-policies": {
+        "task": "analytics.tasks.policies_refresh",
+        "schedule": timedelta(hours=1),
+    },
+}
 
 # --- Auth, i18n, static -------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -204,3 +204,31 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SavingsRecord(models.Model):
+    """What one optimization or cache hit saved, in tokens and catalog dollars."""
+
+    SOURCE_OPTIMIZE = "optimize"
+    SOURCE_CACHE = "cache"
+    SOURCE_TEMPLATE = "template"
+    SOURCES = [(SOURCE_OPTIMIZE, "optimization"), (SOURCE_CACHE, "cache hit"), (SOURCE_TEMPLATE, "lean template")]
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="savings")
+    source = models.CharField(max_length=16, choices=SOURCES)
+    technique = models.CharField(max_length=100)
+    model = models.CharField(max_length=200, blank=True, default="")
+    agent = models.CharField(max_length=100, blank=True, default="")
+    original_tokens = models.PositiveBigIntegerField()
+    optimized_tokens = models.PositiveBigIntegerField()
+    tokens_saved = models.BigIntegerField()
+    usd_saved = models.DecimalField(**COST_DIGITS, default=Decimal(0))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="savings_user_time_idx")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.technique}: {self.tokens_saved} tokens"

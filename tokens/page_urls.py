@@ -1,0 +1,3 @@
+"""Server-rendered pages of the tokens app (the live usage page)."""
+
+urlpatterns: list = []
