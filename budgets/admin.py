@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
+from django.db import models
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -109,6 +110,7 @@ class BudgetAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ("current_window",)
     inlines = [AgentBudgetInline, BudgetChangeInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["raise_limit", "toggle_enforcement", "reset_window", "allocate_agents"]
 
     def get_changelist(self, request, **kwargs):
@@ -180,6 +182,8 @@ class BudgetAdmin(admin.ModelAdmin):
         if formset.model is not Budget:
             return super().save_formset(request, form, formset, change)
         parent = form.instance
+        # The admin's change message reads these lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or inline_form in formset.deleted_forms:
                 continue
@@ -187,16 +191,20 @@ class BudgetAdmin(admin.ModelAdmin):
             child = inline_form.instance
             if child.pk:
                 changes = {k: data[k] for k in inline_form.changed_data if k in services.EDITABLE}
-                services.budget_update(budget=Budget.objects.get(pk=child.pk), by=request.user, **changes)
+                saved = services.budget_update(budget=Budget.objects.get(pk=child.pk), by=request.user, **changes)
+                formset.changed_objects.append((saved, inline_form.changed_data))
             else:
-                services.budget_create(
+                saved = services.budget_create(
                     by=request.user, scope=Budget.SCOPE_USER_AGENT, user=parent.user, agent=data["agent"],
                     parent=parent, period=parent.period, timezone=parent.timezone, priority=data["priority"],
                     limit_tokens=data.get("limit_tokens"), limit_usd=data.get("limit_usd"),
                     enforcement=data["enforcement"], is_active=data["is_active"],
                 )
-        for deleted in formset.deleted_objects:
-            deleted.delete()
+                formset.new_objects.append(saved)
+        for deleted_form in formset.deleted_forms:
+            if deleted_form.instance.pk:
+                formset.deleted_objects.append(deleted_form.instance)
+                deleted_form.instance.delete()
 
     # -- actions ------------------------------------------------------------------------------
 
