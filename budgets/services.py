@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,13 +37,18 @@ def reservation_ttl() -> timedelta:
 
 
 def _lock_windows(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime], BudgetWindow]:
-    """Create missing window rows, then lock all of them in pk order."""
+    """Create missing window rows, then lock all of them in pk order, with their budgets read fresh.
+
+    A key whose budget no longer exists is left out (the window is created
+    with INSERT ... SELECT, so a deleted budget never breaks the transaction).
+    """
     if not keys:
         return {}
 
     def fetch() -> dict[tuple[int, datetime], BudgetWindow]:
         rows = (
             BudgetWindow.objects.filter(budget_id__in={k[0] for k in keys}, window_start__in={k[1] for k in keys})
+            .select_related("budget")
             .order_by("pk")
             .select_for_update(of=("self",))
         )
@@ -51,12 +56,21 @@ def _lock_windows(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime],
 
     found = fetch()
     if len(found) < len(keys):
-        BudgetWindow.objects.bulk_create(
-            [BudgetWindow(budget_id=b, window_start=s) for (b, s) in keys if (b, s) not in found],
-            ignore_conflicts=True,
-        )
+        _create_windows({k for k in keys if k not in found})
         found = fetch()
     return found
+
+
+def _create_windows(keys: set[tuple[int, datetime]]) -> None:
+    q = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {q(BudgetWindow._meta.db_table)} (budget_id, window_start, spent_tokens, spent_usd) "
+        f"SELECT id, %s, 0, 0 FROM {q(Budget._meta.db_table)} WHERE id = %s "
+        "ON CONFLICT (budget_id, window_start) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(connection.ops.adapt_datetimefield_value(start), budget_id)
+                                 for budget_id, start in sorted(keys)])
 
 
 # --- Checks and reservations -------------------------------------------------------------
@@ -121,9 +135,14 @@ def budget_check(
         windows = _lock_windows(keys)
         reserved = selectors.live_reserved(keys=keys, now=now)
         items, hard_denials, soft_over = [], [], []
-        for b in budgets:
-            start, end = bounds[b.pk]
-            w = windows[(b.pk, start)]
+        applied = []
+        for cached in budgets:
+            start, end = bounds[cached.pk]
+            w = windows.get((cached.pk, start))
+            if w is None or not w.budget.is_active:
+                continue  # deleted or switched off since it was cached
+            b = w.budget  # limits and enforcement as of the lock, never from the cache
+            applied.append(b)
             r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
             item = selectors.figures(
                 b, window_start=start, window_end=end, spent_tokens=w.spent_tokens, spent_usd=w.spent_usd,
@@ -145,7 +164,7 @@ def budget_check(
                     reservation=reservation, budget_id=b.pk, window_start=bounds[b.pk][0], tokens=tokens,
                     cost_usd=usd, expires_at=reservation.expires_at,
                 )
-                for b in budgets
+                for b in applied
             ])
             for item in items:
                 _add_hold(item, tokens=tokens, usd=usd)
@@ -156,7 +175,7 @@ def budget_check(
     elif soft_over:
         reason = "soft_limit_exceeded"
         message = "Allowed past a soft limit: " + "; ".join(_denial_text(b, items) for b in soft_over) + "."
-    elif budgets:
+    elif applied:
         reason, message = "within_budget", "Within every applicable budget."
     else:
         reason, message = "no_budget", "No budget applies to this call."
@@ -290,11 +309,10 @@ def usage_apply(*, records: list, count_tokens: bool = True, settle: bool = True
     now = timezone.now()
     if settle:
         _settle_reservations(records, now=now)
-    budgets = selectors.budgets_active_for_users(user_ids={r.user_id for r in records})
+    budgets = selectors.budgets_for_users_cached(user_ids={r.user_id for r in records})
     if not budgets:
         return
     increments: dict[tuple[int, datetime], list] = defaultdict(lambda: [0, ZERO])
-    by_pk = {b.pk: b for b in budgets}
     for record in records:
         for b in budgets:
             if selectors.budget_applies(b, user_id=record.user_id, agent=record.agent, run_id=record.run_id):
@@ -306,18 +324,18 @@ def usage_apply(*, records: list, count_tokens: bool = True, settle: bool = True
     if not increments:
         return
     windows = _lock_windows(set(increments))
-    for key in sorted(increments, key=lambda k: windows[k].pk):
+    # A budget deleted since it was cached has no window: its share is simply not counted.
+    for key in sorted((k for k in increments if k in windows), key=lambda k: windows[k].pk):
         tokens, usd = increments[key]
-        if not tokens and not usd:
-            continue
         window = windows[key]
+        if (not tokens and not usd) or not window.budget.is_active:
+            continue
         BudgetWindow.objects.filter(pk=window.pk).update(
             spent_tokens=F("spent_tokens") + tokens, spent_usd=F("spent_usd") + usd
         )
         # The row is locked, so old + increment is exactly the new value.
-        budget = by_pk[key[0]]
         _alerts_for_crossing(
-            budget, window_start=key[1],
+            window.budget, window_start=key[1],
             before=(window.spent_tokens, window.spent_usd),
             after=(window.spent_tokens + tokens, window.spent_usd + usd),
         )
@@ -327,36 +345,35 @@ def _settle_reservations(records: list, *, now: datetime) -> None:
     wanted = {r.reservation_id: r for r in records if r.reservation_id}
     if not wanted:
         return
-    found = {
-        res.pk: res
-        for res in Reservation.objects.filter(pk__in=list(wanted)).order_by("pk").select_for_update()
-    }
-    live_ids = []
-    for reservation_id, record in wanted.items():
-        res = found.get(reservation_id)
+    committed, odd = [], []
+    for reservation_id, record in sorted(wanted.items()):
+        # One conditional UPDATE commits a live reservation of this user; anything else is looked at below.
+        if Reservation.objects.filter(
+            pk=reservation_id, user_id=record.user_id, status=Reservation.ACTIVE, expires_at__gt=now
+        ).update(status=Reservation.COMMITTED, settled_at=now, record_id=record.pk,
+                 actual_tokens=record.total_tokens, actual_usd=record.cost_usd):
+            committed.append(reservation_id)
+        else:
+            odd.append(reservation_id)
+    found = {res.pk: res for res in Reservation.objects.filter(pk__in=odd)} if odd else {}
+    for reservation_id in odd:
+        record, res = wanted[reservation_id], found.get(reservation_id)
         if res is None or res.user_id != record.user_id:
             logger.warning("usage %s names reservation %s, unknown to its user; charged without it",
                            record.pk, reservation_id)
-            continue
-        if res.status == Reservation.ACTIVE and res.expires_at > now:
-            Reservation.objects.filter(pk=res.pk).update(
-                status=Reservation.COMMITTED, settled_at=now, record_id=record.pk,
-                actual_tokens=record.total_tokens, actual_usd=record.cost_usd,
-            )
-            live_ids.append(res.pk)
             continue
         logger.info("usage %s commits reservation %s which is %s; charged without it", record.pk, res.pk,
                     "expired" if res.status == Reservation.ACTIVE else res.status)
         update: dict[str, Any] = {}
         if res.status == Reservation.ACTIVE:
             update = {"status": Reservation.EXPIRED, "settled_at": now}
-            live_ids.append(res.pk)
+            committed.append(res.pk)  # its holds go too
         if res.record_id is None:
             update.update(record_id=record.pk, actual_tokens=record.total_tokens, actual_usd=record.cost_usd)
         if update:
             Reservation.objects.filter(pk=res.pk).update(**update)
-    if live_ids:
-        ReservationHold.objects.filter(reservation_id__in=live_ids).update(active=False)
+    if committed:
+        ReservationHold.objects.filter(reservation_id__in=committed, active=True).update(active=False)
 
 
 def _alerts_for_crossing(
