@@ -15,6 +15,8 @@ daphne. Beside them, the raw conditional UPDATE of a counter row
 After every run it verifies: no budget's committed + live reserved passes its
 limit, every window counter equals the ledger's sum, and no hold is left.
 Runtime is bounded: about 3 s per measurement (``--seconds``), ~2 minutes total.
+At most BENCH_MAX_CONNECTIONS (16) PostgreSQL connections per side: the server
+is shared, so 32 agents queue on a pool, for the services and the raw baseline alike.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,6 +46,17 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 import django  # noqa: E402
 
 django.setup()
+
+# The PostgreSQL server is shared: cap this process at MAX_CONNECTIONS through a pool, so 32 agents
+# queue for 16 connections (as behind pgbouncer) instead of failing with "too many clients".
+MAX_CONNECTIONS = int(os.environ.get("BENCH_MAX_CONNECTIONS", "16"))
+from django.conf import settings as _settings  # noqa: E402
+
+if _settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    _settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+    _settings.DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": MAX_CONNECTIONS, "timeout": 60,
+    }
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -187,7 +201,11 @@ def http_cycle(owners: list[tuple], run: str, ports: list[int]):
         conn.request("POST", path, body=json.dumps(body),
                      headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
         response = conn.getresponse()
-        return response.status, json.loads(response.read())
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            raise RuntimeError(f"{path} answered {response.status}: {raw[:200]!r}") from None
 
     def cycle(i: int, n: int):
         if not hasattr(local, "conn"):
@@ -222,19 +240,24 @@ def raw_update(agents: int, seconds: float, rows: int) -> dict:
         conn.execute("CREATE TABLE bench_budgets_raw (id int primary key, consumed bigint not null, lim bigint)")
         conn.execute("INSERT INTO bench_budgets_raw SELECT g, 0, 1000000000000 FROM generate_series(0, %s) g",
                      (rows - 1,))
-    local = threading.local()
+    from psycopg.conninfo import make_conninfo
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(make_conninfo(**{k: v for k, v in conninfo.items() if v is not None}),
+                          min_size=1, max_size=min(agents, MAX_CONNECTIONS), kwargs={"autocommit": True},
+                          timeout=60, open=True)
 
     def cycle(i: int, n: int):
-        if not hasattr(local, "conn"):
-            local.conn = psycopg.connect(**conninfo, autocommit=True)
-        cur = local.conn.execute(
-            "UPDATE bench_budgets_raw SET consumed = consumed + 150 WHERE id = %s AND consumed + 150 <= lim",
-            (i % rows,))
-        return cur.rowcount == 1, None
+        with pool.connection() as conn:
+            cur = conn.execute(
+                "UPDATE bench_budgets_raw SET consumed = consumed + 150 WHERE id = %s AND consumed + 150 <= lim",
+                (i % rows,))
+            return cur.rowcount == 1, None
 
     try:
         return run_threads(agents, seconds, cycle)
     finally:
+        pool.close()
         with psycopg.connect(**conninfo, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_budgets_raw")
 
@@ -247,13 +270,23 @@ def free_port() -> int:
 
 def start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
     procs, ports = [], []
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "netra_site.settings"}
+    # Each server gets a small pool too (daphne runs views on worker threads; without a pool each
+    # thread would keep its own connection).
+    settings_dir = Path(tempfile.mkdtemp(prefix="bench-budgets-"))
+    (settings_dir / "bench_budgets_settings.py").write_text(
+        "from netra_site.settings import *  # noqa\n"
+        "DATABASES['default']['CONN_MAX_AGE'] = 0\n"
+        "DATABASES['default'].setdefault('OPTIONS', {})['pool'] = "
+        f"{{'min_size': 1, 'max_size': {max(2, MAX_CONNECTIONS // count)}, 'timeout': 60}}\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench_budgets_settings",
+           "PYTHONPATH": f"{settings_dir}{os.pathsep}{ROOT}"}
     for _ in range(count):
         port = free_port()
         procs.append(subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
              "netra_site.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))
+            stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab")))
         ports.append(port)
     deadline = time.monotonic() + 30
     for port in ports:
