@@ -1,10 +1,11 @@
 """Writes: checks and reservations, applying usage, expiry, and budget administration.
 
 Concurrency rule: whoever changes what a budget window may still spend locks
-its BudgetWindow rows first, always in primary-key order (one helper,
-``_lock_windows``), so two writers never deadlock and a check sees every hold
-and every commit that happened before it. Releasing or expiring a hold only
-frees room, so it needs no window lock.
+its BudgetWindow rows first, always in (budget id, window start) order
+(``_lock_windows`` for checks and resets, ``_charge_windows`` updating in the
+same order for usage), so two writers never deadlock and a check sees every
+hold and every commit that happened before it. Releasing or expiring a hold
+only frees room, so it needs no window lock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from budgets import selectors
@@ -37,7 +37,7 @@ def reservation_ttl() -> timedelta:
 
 
 def _lock_windows(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime], BudgetWindow]:
-    """Create missing window rows, then lock all of them in pk order, with their budgets read fresh.
+    """Create missing window rows, then lock them in (budget, window start) order, budgets read fresh.
 
     A key whose budget no longer exists is left out (the window is created
     with INSERT ... SELECT, so a deleted budget never breaks the transaction).
@@ -49,7 +49,7 @@ def _lock_windows(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime],
         rows = (
             BudgetWindow.objects.filter(budget_id__in={k[0] for k in keys}, window_start__in={k[1] for k in keys})
             .select_related("budget")
-            .order_by("pk")
+            .order_by("budget_id", "window_start")
             .select_for_update(of=("self",))
         )
         return {(w.budget_id, w.window_start): w for w in rows if (w.budget_id, w.window_start) in keys}
@@ -132,15 +132,31 @@ def budget_check(
     keys = {(b.pk, bounds[b.pk][0]) for b in budgets}
 
     with transaction.atomic():
+        reservation = None
+        if reserve:
+            # Written before the lock so the lock is held for as little as possible: nobody else
+            # sees these rows before our commit, and a denial deletes them in this transaction.
+            reservation = Reservation.objects.create(
+                user=user, agent=agent, model=model, run_id=run_id, input_tokens=input_tokens,
+                output_tokens=output_tokens, tokens=tokens, cost_usd=usd, created_at=now,
+                expires_at=now + (ttl or reservation_ttl()),
+            )
+            ReservationHold.objects.bulk_create([
+                ReservationHold(reservation=reservation, budget_id=b.pk, window_start=bounds[b.pk][0],
+                                tokens=tokens, cost_usd=usd, expires_at=reservation.expires_at)
+                for b in budgets
+            ])
         windows = _lock_windows(keys)
+        # Our own holds are visible to us: with a reservation the sum already includes this estimate.
         reserved = selectors.live_reserved(keys=keys, now=now)
-        items, hard_denials, soft_over = [], [], []
-        applied = []
+        pending_tokens, pending_usd = (0, ZERO) if reserve else (tokens, usd)
+        items, hard_denials, soft_over, applied, skipped = [], [], [], [], []
         for cached in budgets:
             start, end = bounds[cached.pk]
             w = windows.get((cached.pk, start))
             if w is None or not w.budget.is_active:
-                continue  # deleted or switched off since it was cached
+                skipped.append(cached.pk)  # deleted or switched off since it was cached
+                continue
             b = w.budget  # limits and enforcement as of the lock, never from the cache
             applied.append(b)
             r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
@@ -149,25 +165,17 @@ def budget_check(
                 reserved_tokens=r_tokens, reserved_usd=r_usd,
             )
             items.append(item)
-            if _would_exceed(b, item, tokens=tokens, usd=usd):
+            if _would_exceed(b, item, tokens=pending_tokens, usd=pending_usd):
                 (hard_denials if b.enforcement == Budget.HARD else soft_over).append(b)
         allowed = not hard_denials
-        reservation = None
-        if allowed and reserve:
-            reservation = Reservation.objects.create(
-                user=user, agent=agent, model=model, run_id=run_id, input_tokens=input_tokens,
-                output_tokens=output_tokens, tokens=tokens, cost_usd=usd, created_at=now,
-                expires_at=now + (ttl or reservation_ttl()),
-            )
-            ReservationHold.objects.bulk_create([
-                ReservationHold(
-                    reservation=reservation, budget_id=b.pk, window_start=bounds[b.pk][0], tokens=tokens,
-                    cost_usd=usd, expires_at=reservation.expires_at,
-                )
-                for b in applied
-            ])
+        if reservation is not None and not allowed:
+            ReservationHold.objects.filter(reservation=reservation).delete()
+            Reservation.objects.filter(pk=reservation.pk).delete()
+            reservation = None
             for item in items:
-                _add_hold(item, tokens=tokens, usd=usd)
+                _add_hold(item, tokens=-tokens, usd=-usd)
+        elif reservation is not None and skipped:
+            ReservationHold.objects.filter(reservation=reservation, budget_id__in=skipped).delete()
 
     if hard_denials:
         reason = "budget_exceeded"
@@ -186,6 +194,7 @@ def budget_check(
 
 
 def _would_exceed(budget: Budget, item: dict, *, tokens: int, usd: Decimal) -> bool:
+    """Used up already, or committed + live holds + ``tokens``/``usd`` past the limit."""
     if budget.limit_tokens is not None:
         if item["spent_tokens"] >= budget.limit_tokens or tokens > item["remaining_tokens"]:
             return True
@@ -323,22 +332,49 @@ def usage_apply(*, records: list, count_tokens: bool = True, settle: bool = True
                 inc[1] += record.cost_usd
     if not increments:
         return
-    windows = _lock_windows(set(increments))
-    # A budget deleted since it was cached has no window: its share is simply not counted.
-    for key in sorted((k for k in increments if k in windows), key=lambda k: windows[k].pk):
+    by_pk = {b.pk: b for b in budgets}
+    for key, (new_tokens, new_usd) in _charge_windows(increments).items():
         tokens, usd = increments[key]
-        window = windows[key]
-        if (not tokens and not usd) or not window.budget.is_active:
-            continue
-        BudgetWindow.objects.filter(pk=window.pk).update(
-            spent_tokens=F("spent_tokens") + tokens, spent_usd=F("spent_usd") + usd
-        )
-        # The row is locked, so old + increment is exactly the new value.
+        # The UPDATE holds the row lock, so new - increment is exactly the old value. Thresholds
+        # and limits come from the cached budget: at worst a few seconds old, and only for alerts.
         _alerts_for_crossing(
-            window.budget, window_start=key[1],
-            before=(window.spent_tokens, window.spent_usd),
-            after=(window.spent_tokens + tokens, window.spent_usd + usd),
+            by_pk[key[0]], window_start=key[1], before=(new_tokens - tokens, new_usd - usd),
+            after=(new_tokens, new_usd),
         )
+
+
+def _charge_windows(increments: dict[tuple[int, datetime], list]) -> dict[tuple[int, datetime], tuple]:
+    """Add to each window's spend with one UPDATE ... RETURNING each, in the lock order.
+
+    Returns the new (tokens, usd) per window. A window that does not exist yet
+    is created first; one whose budget was deleted meanwhile is skipped.
+    """
+    q = connection.ops.quote_name
+    sql = (
+        f"UPDATE {q(BudgetWindow._meta.db_table)} SET spent_tokens = spent_tokens + %s, "
+        "spent_usd = spent_usd + %s WHERE budget_id = %s AND window_start = %s RETURNING spent_tokens, spent_usd"
+    )
+    out = {}
+    with connection.cursor() as cursor:
+        for key in sorted(increments):
+            tokens, usd = increments[key]
+            if not tokens and not usd:
+                continue
+            params = (tokens, usd, key[0], connection.ops.adapt_datetimefield_value(key[1]))
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            if row is None:
+                _create_windows({key})
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is not None:
+                out[key] = (int(row[0]), _decimal(row[1]))
+    return out
+
+
+def _decimal(value) -> Decimal:
+    # SQLite hands back a float for a numeric column; PostgreSQL a Decimal.
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(COST_QUANTUM)
 
 
 def _settle_reservations(records: list, *, now: datetime) -> None:
