@@ -25,6 +25,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -55,7 +56,7 @@ from django.conf import settings as _settings  # noqa: E402
 if _settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
     _settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     _settings.DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1, "max_size": MAX_CONNECTIONS, "timeout": 60,
+        "min_size": MAX_CONNECTIONS, "max_size": MAX_CONNECTIONS, "timeout": 60,
     }
 
 from django.conf import settings  # noqa: E402
@@ -177,6 +178,13 @@ def run_threads(agents: int, seconds: float, cycle) -> dict:
 
 def service_cycle(owners: list[tuple], run: str):
     def cycle(i: int, n: int):
+        try:
+            return _cycle(i, n)
+        finally:
+            # Give the pooled connection back after each cycle, as a request does when it ends.
+            connection.close()
+
+    def _cycle(i: int, n: int):
         user = owners[i][0]
         t0 = time.perf_counter()
         check = budget_check(user=user, agent=f"a{i}", model="gpt-4o", input_tokens=INPUT,
@@ -298,6 +306,7 @@ def start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("daphne did not start") from None
                 time.sleep(0.2)
+    procs[0].settings_dir = settings_dir  # removed with the servers
     return procs, ports
 
 
@@ -353,6 +362,8 @@ def main() -> int:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=10)
+        if procs:
+            shutil.rmtree(procs[0].settings_dir, ignore_errors=True)
         cleanup()
     print()
     print("| driver | budgets | agents | cycles/s | p50 ms | p99 ms | check p50 | commit p50 | vs raw | overspend |")

@@ -8,7 +8,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
-from django.db import models
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -93,8 +92,29 @@ class AllocateForm(forms.Form):
         return out
 
 
+class BudgetForm(forms.ModelForm):
+    webhook_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = Budget
+        fields = ("scope", "user", "agent", "run_id", "parent", "priority", "is_active", "period", "timezone",
+                  "limit_tokens", "limit_usd", "enforcement", "thresholds", "strict", "webhook_url",
+                  "webhook_secret")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.budget_validate(values={k: v for k, v in data.items() if k in ("timezone", "thresholds")})
+        except ApiError as exc:
+            raise forms.ValidationError({k: v for k, v in exc.fields.items()}) from exc
+        if data.get("limit_tokens") is None and data.get("limit_usd") is None:
+            raise forms.ValidationError({"limit_tokens": "Set limit_tokens, limit_usd or both."})
+        return data
+
+
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
+    form = BudgetForm
     list_display = ("id", "owner", "scope", "target", "period", "enforcement", "progress", "percent", "status")
     list_display_links = ("id", "owner")
     list_filter = ("scope", StatusFilter, "period", "enforcement", ("user", admin.RelatedOnlyFieldListFilter))
@@ -110,7 +130,6 @@ class BudgetAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ("current_window",)
     inlines = [AgentBudgetInline, BudgetChangeInline]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["raise_limit", "toggle_enforcement", "reset_window", "allocate_agents"]
 
     def get_changelist(self, request, **kwargs):

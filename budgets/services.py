@@ -468,7 +468,7 @@ def _audit_value(value: Any) -> str:
     return str(value)
 
 
-def _validate(values: dict[str, Any]) -> None:
+def budget_validate(*, values: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     tz = values.get("timezone")
     if tz and not valid_timezone(tz):
@@ -485,7 +485,7 @@ def _validate(values: dict[str, Any]) -> None:
 
 def budget_create(*, by, **values: Any) -> Budget:
     """Create a budget; scope decides which of user/agent/run_id are required."""
-    _validate(values)
+    budget_validate(values=values)
     scope = values.get("scope", Budget.SCOPE_USER)
     errors: dict[str, list[str]] = {}
     if scope == Budget.SCOPE_GLOBAL and values.get("user") is not None:
@@ -516,7 +516,7 @@ def budget_create(*, by, **values: Any) -> Budget:
 
 def budget_update(*, budget: Budget, by, note: str = "", **changes: Any) -> Budget:
     """Change a budget; every change of a limit, enforcement or window setting is audited."""
-    _validate(changes)
+    budget_validate(values=changes)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ApiError("These fields cannot be changed: " + ", ".join(sorted(unknown)) + ".",

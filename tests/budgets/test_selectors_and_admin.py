@@ -144,3 +144,16 @@ def test_admin_add_budget_goes_through_the_service(admin_client, user):
     budget = Budget.objects.get()
     assert (budget.limit_tokens, budget.period, budget.thresholds) == (700, "week", [50, 100])
     assert BudgetChange.objects.get(budget=budget).field == "created"
+
+
+@pytest.mark.django_db
+def test_admin_rejects_an_unknown_timezone_with_a_form_error(admin_client, user):
+    response = admin_client.post("/admin/budgets/budget/add/", {
+        "scope": "user", "user": user.pk, "priority": "1", "is_active": "on", "period": "day",
+        "timezone": "Mars/Base", "limit_tokens": "700", "enforcement": "hard", "thresholds": "[50]",
+        "agent_budgets-TOTAL_FORMS": "0", "agent_budgets-INITIAL_FORMS": "0",
+        "changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 200
+    assert "Unknown timezone" in response.content.decode()
+    assert not Budget.objects.exists()
