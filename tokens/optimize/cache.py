@@ -247,7 +247,7 @@ def cache_evict() -> int:
     expired = list(
         ResponseCacheEntry.objects.filter(expires_at__lte=now).values_list("pk", "scope", "key_hash")
     )
-    victims = expired
+    victims = list(expired)
     limit_entries, limit_bytes = max_entries(), max_bytes()
     live = ResponseCacheEntry.objects.filter(expires_at__gt=now)
     count, size = live.count(), live.aggregate(size=Sum("size_bytes"))["size"] or 0
