@@ -178,7 +178,8 @@ class UserPreferenceAdmin(admin.ModelAdmin):
 
 
 class SavingsRecordAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "source", "technique", "model", "original_tokens", "optimized_tokens",
+    list_display = ("created_at", "user", "source", "technique", "model", "original_tokens",
+                    "optimized_tokens",
                     "tokens_saved", "usd")
     list_filter = ("source", "technique", "model")
     search_fields = ("user__username", "technique", "model")

@@ -12,7 +12,10 @@ from tokens.models import PromptTemplate, ResponseCacheEntry, SavingsRecord
 from tokens.tokenizer import count_messages, count_text
 
 MODEL = "gpt-4o"
-PROMPT = "Please could you summarize the following report in JSON format? It is very important that you do not guess."
+PROMPT = (
+    "Please could you summarize the following report in JSON format? "
+    "It is very important that you do not guess."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +31,15 @@ def _price(model=MODEL):
     return catalog.latest(model)
 
 
-def test_optimize_prompt_reports_exact_tokens_and_records_saving(api, user, django_capture_on_commit_callbacks):
+def test_optimize_prompt_reports_exact_tokens_and_records_saving(
+    api, user, django_capture_on_commit_callbacks
+):
     from tokens.optimize.compression import compress
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        res = api.post("/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "level": "balanced"},
-                       format="json")
+        res = api.post(
+            "/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "level": "balanced"}, format="json"
+        )
     assert res.status_code == 200
     body = res.json()
     expected = compress(PROMPT, level="balanced").text
@@ -54,18 +60,34 @@ def test_token_optimization_event_payload(user, catalog, monkeypatch):
 
     sent = []
     monkeypatch.setattr(savings, "publish", lambda uid, kind, data: sent.append((uid, kind, data)))
-    savings.savings_record_create(user=user, technique="compression:light", model=MODEL, original_tokens=200,
-                                  optimized_tokens=150)
-    assert sent == [(user.pk, "token_optimization", {
-        "source": "optimize", "technique": "compression:light", "model": MODEL, "agent": "",
-        "original_tokens": 200, "optimized_tokens": 150, "tokens_saved": 50, "savings_percent": 25.0,
-        "usd_saved": format((50 * _price().input_per_million / Decimal(1_000_000)).normalize(), "f"),
-    })]
+    savings.savings_record_create(
+        user=user, technique="compression:light", model=MODEL, original_tokens=200, optimized_tokens=150
+    )
+    assert sent == [
+        (
+            user.pk,
+            "token_optimization",
+            {
+                "source": "optimize",
+                "technique": "compression:light",
+                "model": MODEL,
+                "agent": "",
+                "original_tokens": 200,
+                "optimized_tokens": 150,
+                "tokens_saved": 50,
+                "savings_percent": 25.0,
+                "usd_saved": format((50 * _price().input_per_million / Decimal(1_000_000)).normalize(), "f"),
+            },
+        )
+    ]
 
 
 def test_target_reduction_escalates_level(api):
-    res = api.post("/api/v1/optimize/prompt",
-                   {"model": MODEL, "prompt": PROMPT, "level": "light", "target_reduction": 0.3}, format="json")
+    res = api.post(
+        "/api/v1/optimize/prompt",
+        {"model": MODEL, "prompt": PROMPT, "level": "light", "target_reduction": 0.3},
+        format="json",
+    )
     body = res.json()
     assert body["level"] in ("balanced", "aggressive") and body["target_met"] is True
     assert body["savings_percent"] >= 30.0
@@ -73,37 +95,58 @@ def test_target_reduction_escalates_level(api):
 
 def test_opt_out_returns_input_unchanged(api, user):
     assert api.put("/api/v1/optimize/preferences", {"optimization_enabled": False}, format="json").json() == {
-        "optimization_enabled": False}
+        "optimization_enabled": False
+    }
     body = api.post("/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT}, format="json").json()
     assert body["optimized"] == PROMPT and body["optimized_tokens"] == body["original_tokens"]
     assert body["optimization_enabled"] is False and body["techniques"] == []
     msgs = [{"role": "user", "content": "hi"}]
     ctx = api.post("/api/v1/optimize/context", {"model": MODEL, "messages": msgs}, format="json").json()
     assert ctx["messages"] == msgs and ctx["dropped"] == 0 and ctx["optimization_enabled"] is False
-    assert api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": msgs}, format="json").json()["hit"] is False
+    assert (
+        api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": msgs}, format="json").json()["hit"]
+        is False
+    )
     assert SavingsRecord.objects.filter(user=user).count() == 0
     assert api.get("/api/v1/optimize/preferences").json() == {"optimization_enabled": False}
 
 
 def test_service_key_acts_for_user_and_customers_cannot(service_api, other_api, user):
-    res = service_api.post("/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "user": "alice"},
-                           format="json")
+    res = service_api.post(
+        "/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "user": "alice"}, format="json"
+    )
     assert res.status_code == 200 and SavingsRecord.objects.filter(user=user).count() == 1
-    res = other_api.post("/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "user": "alice"},
-                         format="json")
+    res = other_api.post(
+        "/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "user": "alice"}, format="json"
+    )
     assert res.status_code == 403
 
 
 def test_data_request_skips_present_data_and_picks_strategy(api):
-    triage = {"category": "cost_optimization", "entities": ["gpt-4o", "Q3", "$58,900", "latency"],
-              "data_needed": ["usage_by_model", "daily_costs", "latency_p95", "budgets", "cache_stats",
-                              "token_counts_by_agent"]}
-    body = api.post("/api/v1/optimize/data-request", {
-        "model": MODEL, "token_budget": 400, "triage_result": triage,
-        "previous_results": {"daily_costs": [1, 2]},
-        "user_request": "Compare our GPT spend across models and agents over time, and forecast Q4. "
-                        "Why did costs rise? Which agent should we optimize first?",
-    }, format="json").json()
+    triage = {
+        "category": "cost_optimization",
+        "entities": ["gpt-4o", "Q3", "$58,900", "latency"],
+        "data_needed": [
+            "usage_by_model",
+            "daily_costs",
+            "latency_p95",
+            "budgets",
+            "cache_stats",
+            "token_counts_by_agent",
+        ],
+    }
+    body = api.post(
+        "/api/v1/optimize/data-request",
+        {
+            "model": MODEL,
+            "token_budget": 400,
+            "triage_result": triage,
+            "previous_results": {"daily_costs": [1, 2]},
+            "user_request": "Compare our GPT spend across models and agents over time, and forecast Q4. "
+            "Why did costs rise? Which agent should we optimize first?",
+        },
+        format="json",
+    ).json()
     assert body["complexity"] == "high" and body["strategy"] == "progressive_disclosure"
     assert body["omitted"] == ["daily_costs"]
     text = "".join(c["text"] for c in body["chunks"])
@@ -112,24 +155,48 @@ def test_data_request_skips_present_data_and_picks_strategy(api):
     assert body["estimated_tokens"] == sum(c["tokens"] for c in body["chunks"])
     assert body["optimization_applied"] is True and "skip_present_data" in body["techniques"]
 
-    low = api.post("/api/v1/optimize/data-request", {
-        "model": MODEL, "token_budget": 400, "user_request": "Show today's spend.",
-        "triage_result": {"data_needed": ["daily_costs"]}}, format="json").json()
+    low = api.post(
+        "/api/v1/optimize/data-request",
+        {
+            "model": MODEL,
+            "token_budget": 400,
+            "user_request": "Show today's spend.",
+            "triage_result": {"data_needed": ["daily_costs"]},
+        },
+        format="json",
+    ).json()
     assert (low["complexity"], low["strategy"], low["optimization_applied"]) == ("low", "direct", False)
 
-    medium = api.post("/api/v1/optimize/data-request", {
-        "model": MODEL, "token_budget": 400, "user_request": "Break down spend by model for last week.",
-        "triage_result": {"data_needed": ["usage_by_model", "daily_costs"],
-                          "examples": [{"model": "a"}, {"model": "b"}, {"model": "c"}]}}, format="json").json()
+    medium = api.post(
+        "/api/v1/optimize/data-request",
+        {
+            "model": MODEL,
+            "token_budget": 400,
+            "user_request": "Break down spend by model for last week.",
+            "triage_result": {
+                "data_needed": ["usage_by_model", "daily_costs"],
+                "examples": [{"model": "a"}, {"model": "b"}, {"model": "c"}],
+            },
+        },
+        format="json",
+    ).json()
     assert (medium["complexity"], medium["strategy"]) == ("medium", "focused_examples")
-    assert '{"model":"a"}' in medium["chunks"][0]["text"] and '{"model":"c"}' not in medium["chunks"][0]["text"]
+    assert (
+        '{"model":"a"}' in medium["chunks"][0]["text"] and '{"model":"c"}' not in medium["chunks"][0]["text"]
+    )
 
 
 def test_data_request_compresses_when_over_budget(api):
-    body = api.post("/api/v1/optimize/data-request", {
-        "model": MODEL, "token_budget": 20,
-        "user_request": "Please could you basically show me the very detailed daily costs for the team?",
-        "triage_result": {"data_needed": ["daily_costs"]}}, format="json").json()
+    body = api.post(
+        "/api/v1/optimize/data-request",
+        {
+            "model": MODEL,
+            "token_budget": 20,
+            "user_request": "Please could you basically show me the very detailed daily costs for the team?",
+            "triage_result": {"data_needed": ["daily_costs"]},
+        },
+        format="json",
+    ).json()
     assert any(t.startswith("compression:") for t in body["techniques"])
 
 
@@ -137,24 +204,45 @@ MSGS = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 
 
 def test_cache_store_then_lookup_hits_with_keys_in_any_order(api, user):
-    store = api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "params": {"temperature": 0},
-                                             "response": {"content": "4"}, "output_tokens": 5}, format="json")
+    store = api.post(
+        "/api/v1/cache/store",
+        {
+            "model": MODEL,
+            "messages": MSGS,
+            "params": {"temperature": 0},
+            "response": {"content": "4"},
+            "output_tokens": 5,
+        },
+        format="json",
+    )
     assert store.status_code == 201
     reordered = [{"content": m["content"], "role": m["role"]} for m in MSGS]
-    hit = api.post("/api/v1/cache/lookup", {"temperature": 0, "messages": reordered, "model": MODEL,
-                                            "metadata": {"trace": "x"}}, format="json").json()
+    hit = api.post(
+        "/api/v1/cache/lookup",
+        {"temperature": 0, "messages": reordered, "model": MODEL, "metadata": {"trace": "x"}},
+        format="json",
+    ).json()
     assert hit["hit"] is True and hit["response"] == {"content": "4"} and hit["key"] == store.json()["key"]
     input_tokens = count_messages(MSGS, MODEL).tokens
     assert hit["tokens_saved"] == input_tokens + 5
     price = _price()
     usd = (input_tokens * price.input_per_million + 5 * price.output_per_million) / Decimal(1_000_000)
     assert Decimal(hit["usd_saved"]) == usd
-    miss = api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": MSGS, "params": {"temperature": 1}},
-                    format="json").json()
+    miss = api.post(
+        "/api/v1/cache/lookup",
+        {"model": MODEL, "messages": MSGS, "params": {"temperature": 1}},
+        format="json",
+    ).json()
     assert miss["hit"] is False
     stats = api.get("/api/v1/cache/stats").json()
-    assert stats["user"] == {"hits": 1, "misses": 1, "hit_rate": 0.5, "tokens_saved": input_tokens + 5,
-                             "usd_saved": format(usd.normalize(), "f"), "entries": 1}
+    assert stats["user"] == {
+        "hits": 1,
+        "misses": 1,
+        "hit_rate": 0.5,
+        "tokens_saved": input_tokens + 5,
+        "usd_saved": format(usd.normalize(), "f"),
+        "entries": 1,
+    }
     assert "overall" not in stats
     rec = SavingsRecord.objects.get(user=user, source="cache")
     assert (rec.original_tokens, rec.optimized_tokens, rec.usd_saved) == (input_tokens + 5, 0, usd)
@@ -162,13 +250,23 @@ def test_cache_store_then_lookup_hits_with_keys_in_any_order(api, user):
 
 def test_cache_entries_are_private_unless_shared_by_a_service_key(api, other_api, service_api):
     api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "response": "4"}, format="json")
-    assert other_api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": MSGS}, format="json").json()[
-        "hit"] is False
-    denied = other_api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "response": "4",
-                                                    "shared": True}, format="json")
+    assert (
+        other_api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": MSGS}, format="json").json()[
+            "hit"
+        ]
+        is False
+    )
+    denied = other_api.post(
+        "/api/v1/cache/store",
+        {"model": MODEL, "messages": MSGS, "response": "4", "shared": True},
+        format="json",
+    )
     assert denied.status_code == 403
-    shared = service_api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "response": "four",
-                                                      "shared": True}, format="json")
+    shared = service_api.post(
+        "/api/v1/cache/store",
+        {"model": MODEL, "messages": MSGS, "response": "four", "shared": True},
+        format="json",
+    )
     assert shared.status_code == 201
     hit = other_api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": MSGS}, format="json").json()
     assert hit["hit"] is True and hit["shared"] is True and hit["response"] == "four"
@@ -184,15 +282,22 @@ def test_cache_ttl_expires(api, user):
 
     from django.utils import timezone
 
-    api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "response": "4", "ttl_seconds": 60},
-             format="json")
+    api.post(
+        "/api/v1/cache/store",
+        {"model": MODEL, "messages": MSGS, "response": "4", "ttl_seconds": 60},
+        format="json",
+    )
     entry = ResponseCacheEntry.objects.get()
     assert 59 <= (entry.expires_at - timezone.now()).total_seconds() <= 60
-    default = api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS[:1], "response": "4"},
-                       format="json").json()
+    default = api.post(
+        "/api/v1/cache/store", {"model": MODEL, "messages": MSGS[:1], "response": "4"}, format="json"
+    ).json()
     assert default["expires_at"] > (timezone.now() + timedelta(seconds=3590)).isoformat()
     cache.delete_many([k for k in [f"netra:rc:u:{user.pk}:{entry.key_hash}"]])  # what the backend's TTL does
-    assert api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": MSGS}, format="json").json()["hit"] is False
+    assert (
+        api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": MSGS}, format="json").json()["hit"]
+        is False
+    )
 
 
 @override_settings(NETRA_RESPONSE_CACHE_MAX_ENTRIES=2)
@@ -202,11 +307,17 @@ def test_cache_evicts_least_recently_used(api):
 
     for n in (1, 2):
         api.post("/api/v1/cache/store", {"model": MODEL, "messages": msgs(n), "response": n}, format="json")
-    assert api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": msgs(1)}, format="json").json()["hit"]
-    third = api.post("/api/v1/cache/store", {"model": MODEL, "messages": msgs(3), "response": 3}, format="json")
+    assert api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": msgs(1)}, format="json").json()[
+        "hit"
+    ]
+    third = api.post(
+        "/api/v1/cache/store", {"model": MODEL, "messages": msgs(3), "response": 3}, format="json"
+    )
     assert third.json()["evicted"] == 1
-    hits = [api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": msgs(n)}, format="json").json()["hit"]
-            for n in (1, 2, 3)]
+    hits = [
+        api.post("/api/v1/cache/lookup", {"model": MODEL, "messages": msgs(n)}, format="json").json()["hit"]
+        for n in (1, 2, 3)
+    ]
     assert hits == [True, False, True]
     assert ResponseCacheEntry.objects.count() == 2
 
@@ -219,7 +330,10 @@ def test_shipped_templates_exist_with_token_counts_and_savings():
     assert triage.baseline_token_count == count_text(triage.baseline_body, "gpt-4o").tokens
     assert triage.savings_percent > 50
     assert PromptTemplate.objects.get(name="data_request").variables == [
-        "user_request", "triage_result", "previous_results"]
+        "user_request",
+        "triage_result",
+        "previous_results",
+    ]
 
 
 def test_template_select_with_fallback(api):
@@ -234,18 +348,26 @@ def test_template_select_with_fallback(api):
 
 
 def test_template_render_and_missing_variable(api, user):
-    res = api.post("/api/v1/templates/triage/render", {"variables": {"user_request": "Cut my GPT-4o bill"}},
-                   format="json")
+    res = api.post(
+        "/api/v1/templates/triage/render",
+        {"variables": {"user_request": "Cut my GPT-4o bill"}},
+        format="json",
+    )
     assert res.status_code == 200
     body = res.json()
     assert body["rendered"].endswith("Request: Cut my GPT-4o bill")
     assert body["tokens"] == count_text(body["rendered"], "gpt-4o").tokens
     assert body["tokens_saved"] == body["baseline_tokens"] - body["tokens"] > 0
     assert SavingsRecord.objects.get(user=user).source == "template"
-    missing = api.post("/api/v1/templates/data_request/render", {"variables": {"user_request": "x"}},
-                       format="json")
+    missing = api.post(
+        "/api/v1/templates/data_request/render", {"variables": {"user_request": "x"}}, format="json"
+    )
     assert missing.status_code == 400
     assert missing.json()["error"]["code"] == "missing_variable"
-    assert missing.json()["error"]["fields"] == {"variables": {
-        "triage_result": ["This variable is required."], "previous_results": ["This variable is required."]}}
+    assert missing.json()["error"]["fields"] == {
+        "variables": {
+            "triage_result": ["This variable is required."],
+            "previous_results": ["This variable is required."],
+        }
+    }
     assert api.post("/api/v1/templates/nope/render", {}, format="json").status_code == 404
