@@ -171,3 +171,9 @@ def test_reduction_per_level_grows():
     total = sum(tokens(r["prompt"]) for r in CORPUS)
     by_level = [sum(tokens(compress(r["prompt"], level=lv).text) for r in CORPUS) for lv in LEVELS]
     assert total > by_level[0] > by_level[1] > by_level[2]
+
+
+def test_sentence_opener_rules_apply_only_at_a_sentence_start():
+    assert compress("You should cite sources.", level="balanced").text == "Cite sources."
+    assert compress("List what you should cite.", level="balanced").text == "List what you should cite."
+    assert compress("- you need to log in first", level="balanced").text == "- Log in first"

@@ -271,7 +271,28 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"make sure to", ""),
     (r"be sure to", ""),
     (r"ensure that", "ensure"),
-    (r"you should", ""),
+    (r"^you should", ""),
+    (r"^you need to", ""),
+    (r"^you will need to", ""),
+    (r"^(?:it is|it's) (?:very |really |extremely )?important to", ""),
+    (r"^always remember to", "always"),
+    (r"^remember to", ""),
+    (r"^now it is your turn[.!]?", ""),
+    (r"^(?:so,? )?basically,? what i (?:want|need) is for you to", ""),
+    (r"^what i (?:want|need) is for you to", ""),
+    (r"(?:i would|i'd) (?:really |greatly )?appreciate it if you could", ""),
+    (r"it would be (?:very |really |extremely )?(?:helpful|great|nice) if you could", ""),
+    (r"i hope you are (?:doing )?well(?: today)?[.!]?", ""),
+    (r"good (?:morning|afternoon|evening)[,!.]", ""),
+    (r"please let me know if you (?:need|have) any (?:additional|more|further) (?:information|questions)"
+     r"(?: from me)?[.!]?", ""),
+    (r"whenever it is possible to do so", "when possible"),
+    (r"whenever possible", "when possible"),
+    (r"if it is possible", "if possible"),
+    (r"as well as possible", "well"),
+    (r"could you also", "also"),
+    (r"can you also", "also"),
+    (r"a list of", ""),
     # Format requests.
     (r"in (?:a |valid )?json format:", "JSON:"),
     (r"in (?:a |valid )?json format", "as JSON"),
@@ -377,7 +398,9 @@ PHRASE_RULES: list[tuple[str, str]] = [
 
 # Articles go at balanced level: dropping them is the cheapest telegraphic
 # saving and models read the result the same way.
-ARTICLE_RULES: list[tuple[str, str]] = [(r"the", ""), (r"an?", "")]
+ARTICLE_RULES: list[tuple[str, str]] = [
+    (r"the", ""), (r"an?", ""), (r"just", ""), (r"also", ""), (r"any", ""), (r"some", ""),
+]
 
 # Aggressive only: function words whose loss leaves a telegraphic prompt.
 # Modals that carry obligation or permission (must, may, can, should) and
@@ -434,10 +457,17 @@ _LEFT = r"(?<![\w\-./@'’\ue001])"
 _RIGHT = r"(?![\w\-/@\ue000]|['’]\w)"
 
 
-def _compile(rules: list[tuple[str, str]], *, need_word_after: bool = False) -> list[tuple[re.Pattern, str]]:
+def _compile(
+    rules: list[tuple[str, str]], *, need_word_after: bool = False
+) -> list[tuple[re.Pattern, str, bool]]:
+    """A leading ``^`` in a pattern means: only where it opens a sentence."""
     after = r"(?=\s+[a-z])" if need_word_after else ""
     return [
-        (re.compile(_LEFT + pattern.replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE), repl)
+        (
+            re.compile(_LEFT + pattern.lstrip("^").replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE),
+            repl,
+            pattern.startswith("^"),
+        )
         for pattern, repl in rules
     ]
 
@@ -449,9 +479,9 @@ _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
 _AGGRESSIVE = _compile(AGGRESSIVE_RULES, need_word_after=True)
 
 
-def _apply_rules(text: str, rules: list[tuple[re.Pattern, str]]) -> str:
-    for pattern, repl in rules:
-        text = pattern.sub(lambda m, r=repl: _case(m, r), text)
+def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool]]) -> str:
+    for pattern, repl, start_only in rules:
+        text = pattern.sub(lambda m, r=repl, so=start_only: _case(m, r, so), text)
     text = _capitalize_marks(text)
     # Tidy the seams deletions leave behind.
     text = re.sub(r"[ \t]{2,}", " ", text)
@@ -480,8 +510,10 @@ def _at_sentence_start(s: str, i: int) -> bool:
     return bool(_BULLET_HEAD_RE.fullmatch(s[line_start:j]))
 
 
-def _case(match: re.Match, repl: str) -> str:
+def _case(match: re.Match, repl: str, start_only: bool = False) -> str:
     found = match.group(0)
+    if start_only and not _at_sentence_start(match.string, match.start()):
+        return found
     if repl:
         return repl[:1].upper() + repl[1:] if found[:1].isupper() else repl
     # A deleted sentence opener: mark the spot so the next plain word gets capitalized.
