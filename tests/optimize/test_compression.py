@@ -177,3 +177,10 @@ def test_sentence_opener_rules_apply_only_at_a_sentence_start():
     assert compress("You should cite sources.", level="balanced").text == "Cite sources."
     assert compress("List what you should cite.", level="balanced").text == "List what you should cite."
     assert compress("- you need to log in first", level="balanced").text == "- Log in first"
+
+
+def test_input_that_defeats_json_detection_comes_back_unchanged():
+    nested = "Please could you check " + "[" * 5000 + " this"
+    assert compress(nested, level="balanced").text == nested
+    unbalanced = 'Please could you check {"' * 300
+    assert compress(unbalanced, level="aggressive").text == unbalanced

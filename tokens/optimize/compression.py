@@ -124,18 +124,48 @@ _QUOTED_RE = re.compile(
 _JSON_DECODER = json.JSONDecoder()
 
 
+class _TooComplex(Exception):
+    """The input defeats JSON detection; it is returned unchanged rather than risk a block."""
+
+
+# Each failed attempt costs O(position) inside the json module (it computes
+# line numbers), so candidates are pre-filtered and failures are capped:
+# adversarial input ("{"{"{"...) is returned unchanged instead of going quadratic.
+_MAX_JSON_FAILURES = 200
+_VALUE_START = frozenset('{["-0123456789tfn')
+_OBJECT_NEXT = frozenset('"}')
+
+
+def _next_non_space(text: str, i: int) -> str:
+    n = len(text)
+    while i < n and text[i] in " \t\r\n":
+        i += 1
+    return text[i] if i < n else ""
+
+
 def _json_spans(text: str) -> list[tuple[int, int]]:
     spans = []
+    failures = 0
     i = 0
     n = len(text)
     while i < n:
         ch = text[i]
         if ch in "{[":
+            nxt = _next_non_space(text, i + 1)
+            plausible = nxt in _OBJECT_NEXT if ch == "{" else (nxt in _VALUE_START or nxt == "]")
+            if not plausible:
+                i += 1
+                continue
             try:
                 value, end = _JSON_DECODER.raw_decode(text, i)
             except ValueError:
+                failures += 1
+                if failures > _MAX_JSON_FAILURES:
+                    raise _TooComplex from None
                 i += 1
                 continue
+            except RecursionError as exc:
+                raise _TooComplex from exc
             if isinstance(value, (dict, list)):
                 spans.append((i, end))
                 i = end
@@ -457,9 +487,20 @@ _LEFT = r"(?<![\w\-./@'’\ue001])"
 _RIGHT = r"(?![\w\-/@\ue000]|['’]\w)"
 
 
+def _literal(pattern: str) -> str:
+    """A lowercase word every match must contain, to skip rules cheaply ("" if none)."""
+    m = re.match(r"\^?([a-z']+)", pattern)
+    if not m:
+        return ""
+    word = m.group(1)
+    if pattern[m.end():m.end() + 1] in ("?", "*", "{"):
+        word = word[:-1]
+    return word
+
+
 def _compile(
     rules: list[tuple[str, str]], *, need_word_after: bool = False
-) -> list[tuple[re.Pattern, str, bool]]:
+) -> list[tuple[re.Pattern, str, bool, str]]:
     """A leading ``^`` in a pattern means: only where it opens a sentence."""
     after = r"(?=\s+[a-z])" if need_word_after else ""
     return [
@@ -467,6 +508,7 @@ def _compile(
             re.compile(_LEFT + pattern.lstrip("^").replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE),
             repl,
             pattern.startswith("^"),
+            _literal(pattern),
         )
         for pattern, repl in rules
     ]
@@ -479,9 +521,14 @@ _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
 _AGGRESSIVE = _compile(AGGRESSIVE_RULES, need_word_after=True)
 
 
-def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool]]) -> str:
-    for pattern, repl, start_only in rules:
-        text = pattern.sub(lambda m, r=repl, so=start_only: _case(m, r, so), text)
+def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool, str]]) -> str:
+    lower = text.lower()
+    for pattern, repl, start_only, literal in rules:
+        if literal and literal not in lower:
+            continue  # most rules never apply; a substring test is far cheaper than a regex pass
+        new = pattern.sub(lambda m, r=repl, so=start_only: _case(m, r, so), text)
+        if new != text:
+            text, lower = new, new.lower()
     text = _capitalize_marks(text)
     # Tidy the seams deletions leave behind.
     text = re.sub(r"[ \t]{2,}", " ", text)
@@ -717,7 +764,10 @@ def compress(
             techniques.append("fewshot_prune")
             current = masker.restore(pruned)
     for _ in range(4):
-        result = _one_round(current, level, max_examples)
+        try:
+            result = _one_round(current, level, max_examples)
+        except _TooComplex:
+            return CompressionResult(text, [], [])
         if result.text == current:
             break
         techniques.extend(t for t in result.techniques if t not in techniques)
