@@ -246,25 +246,37 @@ class OptimizeDataRequestApi(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(self.InputSerializer, request.data)
         user = acting_user(request, data.get("user"))
+        enabled = optimization_enabled(user=user)
         plan = plan_data_request(
             user_request=data["user_request"],
             triage_result=data["triage_result"],
             previous_results=data["previous_results"],
             token_budget=data["token_budget"],
             model=data["model"],
+            optimize=enabled,
         )
+        if enabled and plan.estimated_tokens < plan.baseline_tokens:
+            savings_record_create(
+                user=user,
+                technique="data_request",
+                model=data["model"],
+                original_tokens=plan.baseline_tokens,
+                optimized_tokens=plan.estimated_tokens,
+                agent=data["agent"],
+            )
         return Response(
             {
                 "complexity": plan.complexity,
                 "strategy": plan.strategy,
                 "chunks": plan.chunks,
                 "estimated_tokens": plan.estimated_tokens,
+                "baseline_tokens": plan.baseline_tokens,
                 "optimization_applied": plan.optimization_applied,
                 "techniques": plan.techniques,
                 "omitted": plan.omitted,
                 "features": plan.features,
                 "within_budget": plan.estimated_tokens <= data["token_budget"],
-                "optimization_enabled": optimization_enabled(user=user),
+                "optimization_enabled": enabled,
             }
         )
 

@@ -371,3 +371,27 @@ def test_template_render_and_missing_variable(api, user):
         }
     }
     assert api.post("/api/v1/templates/nope/render", {}, format="json").status_code == 404
+
+
+def test_data_request_records_saving_against_the_unoptimized_plan(api, user):
+    payload = {
+        "model": MODEL,
+        "token_budget": 400,
+        "user_request": "Show spend by model for last week.",
+        "triage_result": {"data_needed": ["usage_by_model", "daily_costs"]},
+        "previous_results": {"daily_costs": []},
+    }
+    body = api.post("/api/v1/optimize/data-request", payload, format="json").json()
+    assert body["omitted"] == ["daily_costs"] and body["estimated_tokens"] < body["baseline_tokens"]
+    rec = SavingsRecord.objects.get(user=user)
+    assert (rec.technique, rec.original_tokens, rec.optimized_tokens) == (
+        "data_request",
+        body["baseline_tokens"],
+        body["estimated_tokens"],
+    )
+    api.put("/api/v1/optimize/preferences", {"optimization_enabled": False}, format="json")
+    off = api.post("/api/v1/optimize/data-request", payload, format="json").json()
+    assert off["omitted"] == [] and off["techniques"] == [] and off["optimization_enabled"] is False
+    assert "daily_costs" in off["chunks"][0]["text"]
+    assert off["estimated_tokens"] == off["baseline_tokens"]
+    assert SavingsRecord.objects.filter(user=user).count() == 1

@@ -187,3 +187,26 @@ def test_a_limit_below_one_character_is_an_error(api):
     assert res.json()["error"]["fields"] == {
         "max_tokens_per_chunk": ["max_tokens_per_chunk is too small to hold a single character."]
     }
+
+
+def test_context_api_unknown_model_is_400(api):
+    res = api.post(
+        "/api/v1/optimize/context",
+        {"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+        format="json",
+    )
+    assert res.status_code == 400
+    assert res.json()["error"]["code"] == "unknown_model"
+
+
+def test_newest_tool_result_keeps_its_call():
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    result_msg = {"role": "tool", "tool_call_id": "c9", "content": "42"}
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "old " * 200}, call, result_msg]
+    budget = count_messages([msgs[0], call, result_msg], MODEL).tokens
+    result = fit_context(msgs, model=MODEL, context_window=budget, max_response_tokens=0, safety_margin=1.0)
+    assert result.messages[-2:] == [call, result_msg] and result.dropped == 1
