@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 
 from tokens.optimize import compression
-from tokens.optimize.compression import (
-    AGGRESSIVE_RULES,
-    ARTICLE_RULES,
-    LEVELS,
-    NEGATIONS,
-    PHRASE_RULES,
-    fenced_blocks,
-    json_blocks,
-    preservation_report,
-)
+from tokens.optimize.compression import LEVELS, NEGATIONS, fenced_blocks
+from tokens.optimize.phrase_rules import AGGRESSIVE_RULES, ARTICLE_RULES, PHRASE_RULES
+from tokens.optimize.preservation import json_blocks, preservation_report
 
 
 @functools.cache
