@@ -353,16 +353,19 @@ class CacheStoreApi(APIView):
             )
         if not optimization_enabled(user=user):
             return Response({"stored": False, "key": None, "optimization_enabled": False})
-        result = response_cache.cache_store(
-            user=user,
-            model=data["model"],
-            messages=data["messages"],
-            response=data["response"],
-            params=_params(request.data, data["params"]),
-            output_tokens=data.get("output_tokens"),
-            ttl_seconds=data.get("ttl_seconds"),
-            shared=data["shared"],
-        )
+        try:
+            result = response_cache.cache_store(
+                user=user,
+                model=data["model"],
+                messages=data["messages"],
+                response=data["response"],
+                params=_params(request.data, data["params"]),
+                output_tokens=data.get("output_tokens"),
+                ttl_seconds=data.get("ttl_seconds"),
+                shared=data["shared"],
+            )
+        except response_cache.EntryTooLarge as exc:
+            raise ApiError(str(exc), code="entry_too_large", fields={"response": [str(exc)]}) from exc
         return Response(
             {
                 "stored": True,

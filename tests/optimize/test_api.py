@@ -404,3 +404,13 @@ def test_data_request_records_saving_against_the_unoptimized_plan(api, user):
     assert "daily_costs" in off["chunks"][0]["text"]
     assert off["estimated_tokens"] == off["baseline_tokens"]
     assert SavingsRecord.objects.filter(user=user).count() == 1
+
+
+@override_settings(NETRA_RESPONSE_CACHE_MAX_BYTES=500)
+def test_cache_rejects_an_entry_larger_than_the_whole_cache(api):
+    res = api.post(
+        "/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "response": "x" * 600}, format="json"
+    )
+    assert res.status_code == 400
+    assert res.json()["error"]["code"] == "entry_too_large"
+    assert ResponseCacheEntry.objects.count() == 0

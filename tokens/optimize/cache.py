@@ -182,6 +182,15 @@ def cache_lookup(
     return LookupResult(False, key)
 
 
+class EntryTooLarge(Exception):
+    """One entry alone is larger than the whole cache may hold."""
+
+    def __init__(self, *, size: int, limit: int) -> None:
+        super().__init__(f"The entry is {size} bytes; the cache holds at most {limit}.")
+        self.size = size
+        self.limit = limit
+
+
 @dataclass
 class StoreResult:
     key: str
@@ -222,6 +231,8 @@ def cache_store(
         "expires_at": expires.isoformat(),
     }
     size = len(json.dumps(payload, ensure_ascii=False).encode())
+    if size > max_bytes():
+        raise EntryTooLarge(size=size, limit=max_bytes())
     ResponseCacheEntry.objects.update_or_create(
         scope=scope,
         key_hash=key,
