@@ -55,9 +55,21 @@ class DailyUsage(models.Model):
 
     # Counter columns added by the rollup upsert; the key columns identify the row.
     COUNTERS = (
-        "requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", "total_tokens", "cost_usd", "cache_hits", "unpriced_requests",
-        "optimized_requests", "optimization_failures", "original_tokens", "tokens_saved", "usd_saved",
+        "requests",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd",
+        "cache_hits",
+        "unpriced_requests",
+        "optimized_requests",
+        "optimization_failures",
+        "original_tokens",
+        "tokens_saved",
+        "usd_saved",
     )
     KEY = ("user_id", "day", "agent", "model", "tool")
 
@@ -87,7 +99,9 @@ class DailyUsage(models.Model):
     class Meta:
         verbose_name_plural = "daily usage"
         constraints = [
-            models.UniqueConstraint(fields=["user", "day", "agent", "model", "tool"], name="dailyusage_key_uniq"),
+            models.UniqueConstraint(
+                fields=["user", "day", "agent", "model", "tool"], name="dailyusage_key_uniq"
+            ),
         ]
         indexes = [models.Index(fields=["day"], name="dailyusage_day_idx")]
         ordering = ["-day"]
@@ -99,15 +113,30 @@ class DailyUsage(models.Model):
 class OptimizationPolicy(models.Model):
     """A user's token-saving policy, derived by the AutoTokenOptimizer unless an admin pins it."""
 
-    COMPRESSION_LEVELS = [("none", "none"), ("light", "light"), ("medium", "medium"), ("aggressive", "aggressive")]
+    COMPRESSION_LEVELS = [
+        ("none", "none"),
+        ("light", "light"),
+        ("medium", "medium"),
+        ("aggressive", "aggressive"),
+    ]
     TRIGGERS = ("high_token_usage", "high_cost", "low_efficiency", "repetitive_queries")
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="optimization_policy")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="optimization_policy"
+    )
     compression_level = models.CharField(max_length=16, choices=COMPRESSION_LEVELS, default="none")
-    current_model = models.CharField(max_length=200, blank=True, default="",
-                                     help_text="The model the user spent most on in the last 30 days.")
-    suggested_model = models.CharField(max_length=200, blank=True, default="",
-                                       help_text="A cheaper model of the same provider; empty keeps the model.")
+    current_model = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The model the user spent most on in the last 30 days.",
+    )
+    suggested_model = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="A cheaper model of the same provider; empty keeps the model.",
+    )
     caching_enabled = models.BooleanField(default=False)
     triggers = models.JSONField(default=list, blank=True)
     figures = models.JSONField(default=dict, blank=True)

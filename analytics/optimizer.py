@@ -31,8 +31,12 @@ from tokens.selectors import prices_current
 
 WINDOW_DAYS = 30
 # Share of prompt tokens each compression level removes (measured ranges of the optimize service).
-COMPRESSION_RATIOS = {"none": Decimal(0), "light": Decimal("0.10"), "medium": Decimal("0.20"),
-                      "aggressive": Decimal("0.35")}
+COMPRESSION_RATIOS = {
+    "none": Decimal(0),
+    "light": Decimal("0.10"),
+    "medium": Decimal("0.20"),
+    "aggressive": Decimal("0.35"),
+}
 # A suggested model must cost at most this share of the current one for the user's token mix.
 CHEAPER_SHARE = Decimal("0.7")
 
@@ -66,10 +70,16 @@ def cheaper_model(*, model: str, counts: TokenCounts) -> tuple[ModelPrice | None
     current_cost = _cost_at(current, counts)
     best, best_cost = None, Decimal(0)
     for candidate in prices_current():
-        if candidate.provider != current.provider or candidate.mode != current.mode or candidate.name == current.name:
+        if (
+            candidate.provider != current.provider
+            or candidate.mode != current.mode
+            or candidate.name == current.name
+        ):
             continue
-        if current.context_window and candidate.context_window and candidate.context_window < min(
-            current.context_window, 128_000
+        if (
+            current.context_window
+            and candidate.context_window
+            and candidate.context_window < min(current.context_window, 128_000)
         ):
             continue
         cost = _cost_at(candidate, counts)
@@ -85,10 +95,17 @@ def policy_recommend(*, user, now: datetime) -> Advice:
         DailyUsage.objects.filter(user=user, day__gte=since, day__lte=now.date())
         .values("model")
         .annotate(
-            requests=Sum("requests"), input=Sum("input_tokens"), cached=Sum("cached_input_tokens"),
-            cache_write=Sum("cache_write_tokens"), output=Sum("output_tokens"), reasoning=Sum("reasoning_tokens"),
-            total=Sum("total_tokens"), cost=Sum("cost_usd"), cache_hits=Sum("cache_hits"),
-            optimized=Sum("optimized_requests"), failures=Sum("optimization_failures"),
+            requests=Sum("requests"),
+            input=Sum("input_tokens"),
+            cached=Sum("cached_input_tokens"),
+            cache_write=Sum("cache_write_tokens"),
+            output=Sum("output_tokens"),
+            reasoning=Sum("reasoning_tokens"),
+            total=Sum("total_tokens"),
+            cost=Sum("cost_usd"),
+            cache_hits=Sum("cache_hits"),
+            optimized=Sum("optimized_requests"),
+            failures=Sum("optimization_failures"),
         )
         .order_by()
     )
@@ -137,8 +154,13 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     advice.caching_enabled = "repetitive_queries" in triggers
 
     savings_model = Decimal(0)
-    top_counts = TokenCounts(input=top["input"], cached_input=top["cached"], cache_write=top["cache_write"],
-                             output=top["output"], reasoning=top["reasoning"])
+    top_counts = TokenCounts(
+        input=top["input"],
+        cached_input=top["cached"],
+        cache_write=top["cache_write"],
+        output=top["output"],
+        reasoning=top["reasoning"],
+    )
     if "high_cost" in triggers or "high_token_usage" in triggers:
         suggested, current_cost, suggested_cost = cheaper_model(model=top["model"], counts=top_counts)
         if suggested is not None:
@@ -149,7 +171,9 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     savings_compression = Decimal(0)
     if ratio:
         for r in rows:
-            price = catalog.latest(advice.suggested_model if r is top and advice.suggested_model else r["model"])
+            price = catalog.latest(
+                advice.suggested_model if r is top and advice.suggested_model else r["model"]
+            )
             if price is not None:
                 savings_compression += r["input"] * ratio * price.input_per_million / PER_MILLION
     # Each repeated prompt served from cache avoids an average request's cost.
@@ -163,7 +187,9 @@ def policy_recommend(*, user, now: datetime) -> Advice:
         "cost_usd": str(cost.normalize()),
         "tokens_per_day": str(tokens_per_day.quantize(Decimal("0.01"))),
         "cost_per_day_usd": str(cost_per_day.quantize(Decimal("0.000001"))),
-        "prompt_to_completion_ratio": str(prompt_ratio.quantize(Decimal("0.01"))) if prompt_ratio is not None else None,
+        "prompt_to_completion_ratio": str(prompt_ratio.quantize(Decimal("0.01")))
+        if prompt_ratio is not None
+        else None,
         "optimized_requests": optimized,
         "optimization_failures": failures,
         "cache_repeats": cache_repeats,

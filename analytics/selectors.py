@@ -55,8 +55,9 @@ class PeriodError(ValueError):
     pass
 
 
-def period_parse(*, period: str | None = None, start: str | None = None, end: str | None = None,
-                 today: date | None = None) -> Period:
+def period_parse(
+    *, period: str | None = None, start: str | None = None, end: str | None = None, today: date | None = None
+) -> Period:
     """``7d``/``30d``/``90d`` (any 1..366), or ``start``..``end`` ISO dates (UTC days, inclusive)."""
     today = today or timezone.now().astimezone(UTC).date()
     if start or end:
@@ -166,8 +167,13 @@ def savings_by_source(*, user, period: Period) -> dict[str, dict[str, Any]]:
     rows = (
         SavingsRecord.objects.filter(user=user, created_at__gte=period.since, created_at__lt=period.until)
         .values("source", "technique")
-        .annotate(events=Count("id"), tokens=Sum("tokens_saved"), usd=Sum("usd_saved"),
-                  original=Sum("original_tokens"), optimized=Sum("optimized_tokens"))
+        .annotate(
+            events=Count("id"),
+            tokens=Sum("tokens_saved"),
+            usd=Sum("usd_saved"),
+            original=Sum("original_tokens"),
+            optimized=Sum("optimized_tokens"),
+        )
         .order_by()
     )
     out: dict[str, dict[str, Any]] = {}
@@ -177,8 +183,11 @@ def savings_by_source(*, user, period: Period) -> dict[str, dict[str, Any]]:
         bucket["tokens"] += row["tokens"] or 0
         bucket["usd"] += _dec(row["usd"])
         bucket["techniques"][row["technique"]] = {
-            "events": row["events"], "tokens": row["tokens"] or 0, "usd": _dec(row["usd"]),
-            "original": row["original"] or 0, "optimized": row["optimized"] or 0,
+            "events": row["events"],
+            "tokens": row["tokens"] or 0,
+            "usd": _dec(row["usd"]),
+            "original": row["original"] or 0,
+            "optimized": row["optimized"] or 0,
         }
     return out
 
@@ -200,8 +209,12 @@ def top_runs(*, user, period: Period, limit: int = 10) -> list[dict[str, Any]]:
         UsageRecord.objects.filter(user=user, occurred_at__gte=period.since, occurred_at__lt=period.until)
         .exclude(run_id="")
         .values("run_id")
-        .annotate(cost_usd=Sum("cost_usd"), total_tokens=Sum("total_tokens"), requests=Count("id"),
-                  agents=Count("agent", distinct=True))
+        .annotate(
+            cost_usd=Sum("cost_usd"),
+            total_tokens=Sum("total_tokens"),
+            requests=Count("id"),
+            agents=Count("agent", distinct=True),
+        )
         .order_by("-cost_usd", "-total_tokens")[:limit]
     )
 
@@ -219,52 +232,84 @@ def policy_for(*, user) -> OptimizationPolicy | None:
     return OptimizationPolicy.objects.filter(user=user).first()
 
 
-def recommendations(*, breakdown: dict[str, Any], savings: dict[str, dict[str, Any]],
-                    policy: OptimizationPolicy | None, budgets: list[dict[str, Any]]) -> list[dict[str, str]]:
+def recommendations(
+    *,
+    breakdown: dict[str, Any],
+    savings: dict[str, dict[str, Any]],
+    policy: OptimizationPolicy | None,
+    budgets: list[dict[str, Any]],
+) -> list[dict[str, str]]:
     """Plain-language advice from the period's figures and the user's policy."""
     totals = breakdown["totals"]
     out: list[dict[str, str]] = []
     if policy is not None and policy.suggested_model and policy.current_model:
-        out.append({
-            "kind": "model",
-            "text": f"Route {policy.current_model} calls to {policy.suggested_model} (same provider): "
-                    f"estimated ${policy.estimated_savings_usd.quantize(Decimal('0.01'))} less over 30 days "
-                    "with the other levers of your policy.",
-        })
+        out.append(
+            {
+                "kind": "model",
+                "text": f"Route {policy.current_model} calls to {policy.suggested_model} (same provider): "
+                f"estimated ${policy.estimated_savings_usd.quantize(Decimal('0.01'))} less over 30 days "
+                "with the other levers of your policy.",
+            }
+        )
     if policy is not None and policy.compression_level != "none":
-        out.append({"kind": "compression",
-                    "text": f"Compress prompts ({policy.compression_level}) with POST /api/v1/optimize/prompt."})
+        out.append(
+            {
+                "kind": "compression",
+                "text": f"Compress prompts ({policy.compression_level}) with POST /api/v1/optimize/prompt.",
+            }
+        )
     if policy is not None and policy.caching_enabled:
         out.append({"kind": "cache", "text": "Identical prompts repeat: turn on the response cache."})
     requests = totals["requests"]
     if requests >= 20:
         hit_rate = Decimal(totals["cache_hits"]) / requests
         if hit_rate < Decimal("0.2"):
-            out.append({"kind": "cache",
-                        "text": f"Only {hit_rate * 100:.0f}% of requests hit a cache; put the stable part of "
-                                "prompts first so provider prompt caching applies."})
+            out.append(
+                {
+                    "kind": "cache",
+                    "text": f"Only {hit_rate * 100:.0f}% of requests hit a cache; put the stable part of "
+                    "prompts first so provider prompt caching applies.",
+                }
+            )
     prompt = totals["input_tokens"] + totals["cached_input_tokens"] + totals["cache_write_tokens"]
     completion = totals["output_tokens"] + totals["reasoning_tokens"]
     if completion and prompt >= 10 * completion and requests >= 20:
-        out.append({"kind": "context",
-                    "text": f"Prompts are {prompt / completion:.0f}x the completions: fit the history with "
-                            "POST /api/v1/optimize/context."})
+        out.append(
+            {
+                "kind": "context",
+                "text": f"Prompts are {prompt / completion:.0f}x the completions: fit the history with "
+                "POST /api/v1/optimize/context.",
+            }
+        )
     if totals["unpriced_requests"]:
-        out.append({"kind": "pricing",
-                    "text": f"{totals['unpriced_requests']} requests used models without a price; "
-                            "ask an admin to add them to the catalog."})
+        out.append(
+            {
+                "kind": "pricing",
+                "text": f"{totals['unpriced_requests']} requests used models without a price; "
+                "ask an admin to add them to the catalog.",
+            }
+        )
     for budget in budgets:
         percent = budget.get("percent_used")
         if percent is not None and Decimal(percent) >= 90:
-            out.append({"kind": "budget", "text": f"Budget {budget.get('id')} ({budget.get('scope')}, "
-                        f"{budget.get('period')}) is at {Decimal(percent):.0f}%."})
+            out.append(
+                {
+                    "kind": "budget",
+                    "text": f"Budget {budget.get('id')} ({budget.get('scope')}, "
+                    f"{budget.get('period')}) is at {Decimal(percent):.0f}%.",
+                }
+            )
     if breakdown["by_agent"] and totals["cost_usd"] > 0:
         top = breakdown["by_agent"][0]
         share = top["cost_usd"] / totals["cost_usd"]
         if share >= Decimal("0.6") and len(breakdown["by_agent"]) > 1:
-            out.append({"kind": "agent",
-                        "text": f"Agent {top['key']} spends {share * 100:.0f}% of the total; "
-                                "give it its own budget."})
+            out.append(
+                {
+                    "kind": "agent",
+                    "text": f"Agent {top['key']} spends {share * 100:.0f}% of the total; "
+                    "give it its own budget.",
+                }
+            )
     return out
 
 
@@ -300,7 +345,9 @@ def dashboard_data(*, user, period: Period) -> dict[str, Any]:
         "top_runs": top_runs(user=user, period=period),
         "budgets": budgets,
         "policy": policy,
-        "recommendations": recommendations(breakdown=breakdown, savings=savings, policy=policy, budgets=budgets),
+        "recommendations": recommendations(
+            breakdown=breakdown, savings=savings, policy=policy, budgets=budgets
+        ),
     }
 
 
@@ -313,13 +360,17 @@ def admin_overview(*, period: Period, top: int = 10) -> dict[str, Any]:
 
     base = DailyUsage.objects.filter(day__gte=period.start, day__lte=period.end)
     by_user = list(
-        base.values("user_id").annotate(cost_usd=Sum("cost_usd"), total_tokens=Sum("total_tokens"),
-                                        requests=Sum("requests"))
+        base.values("user_id")
+        .annotate(cost_usd=Sum("cost_usd"), total_tokens=Sum("total_tokens"), requests=Sum("requests"))
         .order_by("-cost_usd", "-total_tokens")
     )
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=[r["user_id"] for r in by_user[:top]])}
-    trend = {row["day"]: row for row in base.values("day").annotate(
-        cost_usd=Sum("cost_usd"), total_tokens=Sum("total_tokens"), requests=Sum("requests")).order_by()}
+    trend = {
+        row["day"]: row
+        for row in base.values("day")
+        .annotate(cost_usd=Sum("cost_usd"), total_tokens=Sum("total_tokens"), requests=Sum("requests"))
+        .order_by()
+    }
     days = [period.start + timedelta(days=i) for i in range(period.days)]
     totals = {
         "cost_usd": sum((_dec(r["cost_usd"]) for r in by_user), ZERO),
@@ -333,14 +384,22 @@ def admin_overview(*, period: Period, top: int = 10) -> dict[str, Any]:
         "period": period,
         "totals": totals,
         "top_spenders": [
-            {"user": users.get(r["user_id"]), "user_id": r["user_id"], "cost_usd": _dec(r["cost_usd"]),
-             "total_tokens": r["total_tokens"], "requests": r["requests"],
-             "share": (_dec(r["cost_usd"]) / totals["cost_usd"]) if totals["cost_usd"] else None}
+            {
+                "user": users.get(r["user_id"]),
+                "user_id": r["user_id"],
+                "cost_usd": _dec(r["cost_usd"]),
+                "total_tokens": r["total_tokens"],
+                "requests": r["requests"],
+                "share": (_dec(r["cost_usd"]) / totals["cost_usd"]) if totals["cost_usd"] else None,
+            }
             for r in by_user[:top]
         ],
         "trend": [
-            {"day": day, "cost_usd": _dec(trend.get(day, {}).get("cost_usd")),
-             "total_tokens": trend.get(day, {}).get("total_tokens") or 0}
+            {
+                "day": day,
+                "cost_usd": _dec(trend.get(day, {}).get("cost_usd")),
+                "total_tokens": trend.get(day, {}).get("total_tokens") or 0,
+            }
             for day in days
         ],
         "unpriced": unpriced_models()[:20],

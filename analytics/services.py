@@ -102,7 +102,7 @@ def daily_usage_add(*, rows: dict[tuple, dict[str, Any]]) -> None:
     items = sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3], kv[0][4]))
     with connection.cursor() as cursor:
         for start in range(0, len(items), _UPSERT_CHUNK):
-            chunk = items[start:start + _UPSERT_CHUNK]
+            chunk = items[start : start + _UPSERT_CHUNK]
             params: list[Any] = []
             for key, values in chunk:
                 params.extend(key)
@@ -127,9 +127,14 @@ def daily_usage_reprice(*, record_ids: list) -> None:
     rows: dict[tuple, dict[str, Any]] = {}
     zero = dict.fromkeys(DailyUsage.COUNTERS, 0)
     for start in range(0, len(record_ids), 1000):
-        for record in UsageRecord.objects.filter(pk__in=record_ids[start:start + 1000], priced=True):
+        for record in UsageRecord.objects.filter(pk__in=record_ids[start : start + 1000], priced=True):
             full = _contribution(record)
-            delta = {**zero, "cost_usd": full["cost_usd"], "usd_saved": full["usd_saved"], "unpriced_requests": -1}
+            delta = {
+                **zero,
+                "cost_usd": full["cost_usd"],
+                "usd_saved": full["usd_saved"],
+                "unpriced_requests": -1,
+            }
             _add_into(rows, _key(record), delta)
     with transaction.atomic():
         daily_usage_add(rows=rows)
@@ -156,14 +161,21 @@ def _rebuild_aggregates() -> dict[str, Any]:
         "cache_hits": Sum(Case(When(Q(cache_hit=True) | Q(cached_input_tokens__gt=0), then=one), default=0)),
         "unpriced_requests": Sum(Case(When(priced=False, then=one), default=0)),
         "optimized_requests": Sum(Case(When(optimized, then=one), default=0)),
-        "optimization_failures": Sum(Case(When(optimized & Q(**{"original_tokens__isnull": True}), then=one),
-                                          When(optimized & Q(original_tokens__lte=prompt), then=one), default=0)),
+        "optimization_failures": Sum(
+            Case(
+                When(optimized & Q(**{"original_tokens__isnull": True}), then=one),
+                When(optimized & Q(original_tokens__lte=prompt), then=one),
+                default=0,
+            )
+        ),
         "original_tokens": Sum(Case(When(optimized, then=Coalesce("original_tokens", 0)), default=0)),
         "tokens_saved": Sum(saved),
-        "usd_saved": Sum(Case(
-            When(priced=True, then=Round(saved * F("price__input_per_million") / PER_MILLION, 12)),
-            default=Value(Decimal(0)),
-        )),
+        "usd_saved": Sum(
+            Case(
+                When(priced=True, then=Round(saved * F("price__input_per_million") / PER_MILLION, 12)),
+                default=Value(Decimal(0)),
+            )
+        ),
     }
 
 
@@ -181,7 +193,8 @@ def daily_usage_rebuild(*, start: date, end: date, user=None) -> int:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"LOCK TABLE {connection.ops.quote_name(DailyUsage._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE"
+                    f"LOCK TABLE {connection.ops.quote_name(DailyUsage._meta.db_table)} "
+                    "IN SHARE ROW EXCLUSIVE MODE"
                 )
         stale = DailyUsage.objects.filter(day__gte=start, day__lte=end)
         ledger = UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
@@ -266,7 +279,9 @@ def policies_refresh_all(*, now: datetime | None = None, days: int = 30) -> int:
 
 def policy_pin(*, policy: OptimizationPolicy, by, note: str = "") -> OptimizationPolicy:
     """Keep an admin's policy as it is: the refresh no longer changes it."""
-    OptimizationPolicy.objects.filter(pk=policy.pk).update(pinned=True, pinned_by=by, note=note or policy.note)
+    OptimizationPolicy.objects.filter(pk=policy.pk).update(
+        pinned=True, pinned_by=by, note=note or policy.note
+    )
     policy.refresh_from_db()
     return policy
 

@@ -42,7 +42,10 @@ def _ledger_totals():
 
 def _rollup_totals():
     return DailyUsage.objects.aggregate(
-        requests=Sum("requests"), tokens=Sum("total_tokens"), cost=Sum("cost_usd"), output=Sum("output_tokens")
+        requests=Sum("requests"),
+        tokens=Sum("total_tokens"),
+        cost=Sum("cost_usd"),
+        output=Sum("output_tokens"),
     )
 
 
@@ -52,7 +55,10 @@ def test_ingestion_rolls_up_per_day_agent_model_tool(user, catalog):
     usage_records_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(6)])  # duplicates
     rows = DailyUsage.objects.filter(user=user).order_by("agent", "tool")
     assert [(r.agent, r.tool, r.requests) for r in rows] == [
-        ("planner", "", 1), ("planner", "search", 2), ("writer", "", 1), ("writer", "search", 2),
+        ("planner", "", 1),
+        ("planner", "search", 2),
+        ("writer", "", 1),
+        ("writer", "search", 2),
     ]
     assert rows[0].day == date(2026, 11, 20)
     assert _rollup_totals() == _ledger_totals()
@@ -62,11 +68,15 @@ def test_ingestion_rolls_up_per_day_agent_model_tool(user, catalog):
 
 @pytest.mark.django_db
 def test_optimization_and_cache_figures(user, catalog):
-    usage_records_ingest(user=user, api_key=None, payloads=[
-        _record(1, agent="a", tool="", optimization={"technique": "compress", "original_tokens": 1501}),
-        _record(2, agent="a", tool="", optimization={"technique": "compress", "original_tokens": 900}),
-        _record(3, agent="a", tool="", cache_hit=True),
-    ])
+    usage_records_ingest(
+        user=user,
+        api_key=None,
+        payloads=[
+            _record(1, agent="a", tool="", optimization={"technique": "compress", "original_tokens": 1501}),
+            _record(2, agent="a", tool="", optimization={"technique": "compress", "original_tokens": 900}),
+            _record(3, agent="a", tool="", cache_hit=True),
+        ],
+    )
     row = DailyUsage.objects.get(user=user)
     assert (row.requests, row.optimized_requests, row.optimization_failures) == (3, 2, 1)
     assert (row.original_tokens, row.tokens_saved, row.cache_hits) == (2401, 500, 1)
@@ -75,10 +85,18 @@ def test_optimization_and_cache_figures(user, catalog):
 
 @pytest.mark.django_db
 def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
-    usage_records_ingest(user=user, api_key=None, payloads=[
-        _record(i, optimization={"technique": "compress", "original_tokens": 2000 + i * 50}) for i in range(8)
-    ] + [_record(100 + i, occurred_at="2026-11-21T23:59:59Z", cache_hit=bool(i % 2)) for i in range(4)])
-    usage_records_ingest(user=other_user, api_key=None, payloads=[_record(i, model="mystery-1") for i in range(3)])
+    usage_records_ingest(
+        user=user,
+        api_key=None,
+        payloads=[
+            _record(i, optimization={"technique": "compress", "original_tokens": 2000 + i * 50})
+            for i in range(8)
+        ]
+        + [_record(100 + i, occurred_at="2026-11-21T23:59:59Z", cache_hit=bool(i % 2)) for i in range(4)],
+    )
+    usage_records_ingest(
+        user=other_user, api_key=None, payloads=[_record(i, model="mystery-1") for i in range(3)]
+    )
     fields = ["user_id", "day", "agent", "model", "tool", *DailyUsage.COUNTERS]
     incremental = sorted(DailyUsage.objects.values_list(*fields))
     assert daily_usage_rebuild(start=date(2026, 11, 1), end=date(2026, 11, 30)) == len(incremental)
@@ -87,12 +105,19 @@ def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
 
 @pytest.mark.django_db
 def test_repricing_moves_cost_into_the_rollup(user, catalog):
-    usage_records_ingest(user=user, api_key=None, payloads=[_record(i, model="mystery-1", agent="a", tool="")
-                                                            for i in range(2)])
+    usage_records_ingest(
+        user=user,
+        api_key=None,
+        payloads=[_record(i, model="mystery-1", agent="a", tool="") for i in range(2)],
+    )
     row = DailyUsage.objects.get(user=user)
     assert (row.requests, row.unpriced_requests, row.cost_usd) == (2, 2, Decimal(0))
-    ModelPriceFactory(name="mystery-1", input_per_million=Decimal("1"), output_per_million=Decimal("2"),
-                      valid_from=datetime(2020, 1, 1, tzinfo=UTC))
+    ModelPriceFactory(
+        name="mystery-1",
+        input_per_million=Decimal("1"),
+        output_per_million=Decimal("2"),
+        valid_from=datetime(2020, 1, 1, tzinfo=UTC),
+    )
     assert usage_records_reprice(models=["mystery-1"]) == 2
     row.refresh_from_db()
     assert (row.requests, row.unpriced_requests) == (2, 0)
@@ -126,9 +151,11 @@ def test_concurrent_ingestion_keeps_rollup_equal_to_ledger(user, catalog):
             connection.close()
 
     def _ingest(t: int, b: int) -> None:
-        usage_records_ingest(user=user, api_key=None, payloads=[
-            _record(t * 1000 + b * 100 + i, request_id=f"t{t}-b{b}-{i}") for i in range(10)
-        ])
+        usage_records_ingest(
+            user=user,
+            api_key=None,
+            payloads=[_record(t * 1000 + b * 100 + i, request_id=f"t{t}-b{b}-{i}") for i in range(10)],
+        )
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(threads_n)]
     for thread in threads:
@@ -149,5 +176,6 @@ def test_rebuild_of_one_user_leaves_others(user, other_user, catalog):
     DailyUsage.objects.filter(user=user).update(requests=99)
     daily_usage_rebuild(start=date(2026, 11, 20), end=date(2026, 11, 20) + timedelta(days=0), user=user)
     assert list(DailyUsage.objects.order_by("user_id").values_list("user__username", "requests")) == [
-        ("alice", 1), ("bob", 1)
+        ("alice", 1),
+        ("bob", 1),
     ]
