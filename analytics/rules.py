@@ -80,10 +80,8 @@ def rule_budget_above_90(*, users, now: datetime) -> list[Alert]:
                 f"{Decimal(percent):.1f}% of its limit.",
                 window_start=start,
                 figures={
-                    "spent_usd": budget.get("spent_usd"),
-                    "limit_usd": budget.get("limit_usd"),
-                    "spent_tokens": budget.get("spent_tokens"),
-                    "limit_tokens": budget.get("limit_tokens"),
+                    name: (str(budget.get(name)) if budget.get(name) is not None else None)
+                    for name in ("spent_usd", "limit_usd", "spent_tokens", "limit_tokens")
                 },
                 budget_id=budget["id"],
                 threshold=BUDGET_PERCENT,
