@@ -94,8 +94,9 @@ def test_admin_overview_is_staff_only(client, user):
 def test_acknowledge_action(client, staff_user, user):
     alert = Alert.objects.create(kind=Alert.KIND_USAGE_SPIKE, dedupe_key="k1", message="m", user=user)
     client.force_login(staff_user)
-    response = client.post(reverse("admin:analytics_alert_changelist"),
-                           {"action": "acknowledge", "_selected_action": [alert.pk]})
+    response = client.post(
+        reverse("admin:analytics_alert_changelist"), {"action": "acknowledge", "_selected_action": [alert.pk]}
+    )
     assert response.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged_at is not None and alert.acknowledged_by == staff_user
