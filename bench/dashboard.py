@@ -95,7 +95,9 @@ def load(records: int, users: int, days: int, seed: int) -> tuple[list, float]:
     prices_import(data=json.loads(path.read_text(), parse_float=Decimal), source="default_catalog.json")
     catalog.invalidate()
     User = get_user_model()
-    User.objects.bulk_create([User(username=f"bench{i:04d}", email=f"bench{i:04d}@example.com") for i in range(users)])
+    User.objects.bulk_create(
+        [User(username=f"bench{i:04d}", email=f"bench{i:04d}@example.com") for i in range(users)]
+    )
     User.objects.create_superuser("bench-admin", "admin@example.com", "bench-admin-pw")
     user_rows = list(User.objects.filter(username__startswith="bench0").order_by("username"))
     heavy = 10
@@ -108,10 +110,31 @@ def load(records: int, users: int, days: int, seed: int) -> tuple[list, float]:
     prices = {m: catalog.latest(m) for m in MODELS}
     rates = {m: rates_for(p, 0) for m, p in prices.items()}
     columns = (
-        "id", "user_id", "request_id", "run_id", "agent", "tool", "model", "provider", "input_tokens",
-        "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "total_tokens",
-        "cost_usd", "priced", "price_id", "optimization_technique", "original_tokens", "cache_hit",
-        "latency_ms", "usage_format", "metadata", "occurred_at", "received_at",
+        "id",
+        "user_id",
+        "request_id",
+        "run_id",
+        "agent",
+        "tool",
+        "model",
+        "provider",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd",
+        "priced",
+        "price_id",
+        "optimization_technique",
+        "original_tokens",
+        "cache_hit",
+        "latency_ms",
+        "usage_format",
+        "metadata",
+        "occurred_at",
+        "received_at",
     )
     rows = []
     million = Decimal(1_000_000)
@@ -128,15 +151,40 @@ def load(records: int, users: int, days: int, seed: int) -> tuple[list, float]:
             inp = prompt - cached
             out = int(rng.lognormvariate(5.6, 0.5))
             r = rates[model]
-            cost = ((inp * r.input + cached * r.cache_read + out * r.output) / million).quantize(Decimal("1e-12"))
+            cost = ((inp * r.input + cached * r.cache_read + out * r.output) / million).quantize(
+                Decimal("1e-12")
+            )
             technique = rng.choice(TECHNIQUES) if rng.random() < 0.1 else ""
             original = int(prompt * rng.uniform(1.0, 1.6)) if technique else None
-            rows.append((
-                uuid7_at(moment, rng), user.pk, f"b-{user.pk}-{n}", f"run-{user.pk}-{n // 5}", rng.choice(agents),
-                rng.choice(tools), model, prices[model].provider, inp, cached, 0, out, 0, inp + cached + out,
-                cost, True, prices[model].pk, technique, original, rng.random() < 0.15, rng.randrange(200, 4000),
-                "", "{}", moment, moment,
-            ))
+            rows.append(
+                (
+                    uuid7_at(moment, rng),
+                    user.pk,
+                    f"b-{user.pk}-{n}",
+                    f"run-{user.pk}-{n // 5}",
+                    rng.choice(agents),
+                    rng.choice(tools),
+                    model,
+                    prices[model].provider,
+                    inp,
+                    cached,
+                    0,
+                    out,
+                    0,
+                    inp + cached + out,
+                    cost,
+                    True,
+                    prices[model].pk,
+                    technique,
+                    original,
+                    rng.random() < 0.15,
+                    rng.randrange(200, 4000),
+                    "",
+                    "{}",
+                    moment,
+                    moment,
+                )
+            )
     rows.sort(key=lambda row: row[-2])  # the ledger grows in time order
     started = time.perf_counter()
     connection.ensure_connection()
@@ -162,7 +210,9 @@ def timed(fn, iterations: int, warmup: int = 3) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
@@ -186,14 +236,18 @@ def main() -> None:
     if fresh:
         started = time.perf_counter()
         users, copy_seconds = load(args.records, args.users, args.days, args.seed)
-        print(f"loaded {args.records:,} records for {args.users} users in {time.perf_counter() - started:.1f}s "
-              f"(COPY {copy_seconds:.1f}s = {args.records / copy_seconds:,.0f} rows/s)")
+        print(
+            f"loaded {args.records:,} records for {args.users} users in {time.perf_counter() - started:.1f}s "
+            f"(COPY {copy_seconds:.1f}s = {args.records / copy_seconds:,.0f} rows/s)"
+        )
         today = datetime.now(UTC).date()
         started = time.perf_counter()
         rollup_rows = daily_usage_rebuild(start=today - timedelta(days=args.days + 1), end=today)
         seconds = time.perf_counter() - started
-        print(f"rollup rebuilt from the ledger: {rollup_rows:,} DailyUsage rows in {seconds:.1f}s "
-              f"({args.records / seconds:,.0f} ledger rows/s)")
+        print(
+            f"rollup rebuilt from the ledger: {rollup_rows:,} DailyUsage rows in {seconds:.1f}s "
+            f"({args.records / seconds:,.0f} ledger rows/s)"
+        )
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE analytics_dailyusage")
     User = get_user_model()
@@ -201,32 +255,51 @@ def main() -> None:
     ledger = UsageRecord.objects.count()
     rollup = DailyUsage.objects.count()
     heavy, median = users[0], users[len(users) // 2]
-    per_user = dict(UsageRecord.objects.filter(user__in=[heavy, median]).values_list("user_id").annotate(n=Count("id")))
-    print(f"ledger {ledger:,} rows, rollup {rollup:,} rows; median user {per_user.get(median.pk) or '?'} "
-          f"records, heavy user {per_user.get(heavy.pk) or '?'} records")
+    per_user = dict(
+        UsageRecord.objects.filter(user__in=[heavy, median]).values_list("user_id").annotate(n=Count("id"))
+    )
+    print(
+        f"ledger {ledger:,} rows, rollup {rollup:,} rows; median user {per_user.get(median.pk) or '?'} "
+        f"records, heavy user {per_user.get(heavy.pk) or '?'} records"
+    )
 
     # Raw ceilings on the same data (LIMITS.md rows), measured in this run.
     import psycopg
 
     raw = psycopg.connect(os.environ["DATABASE_URL"])
     since = datetime.now(UTC) - timedelta(days=30)
-    raw_user = timed(lambda: raw.execute(
-        "SELECT date_trunc('day', occurred_at) d, sum(cost_usd), sum(total_tokens), count(*) "
-        "FROM tokens_usagerecord WHERE user_id = %s AND occurred_at >= %s GROUP BY 1", [median.pk, since]
-    ).fetchall(), args.iterations)
-    raw_user_heavy = timed(lambda: raw.execute(
-        "SELECT date_trunc('day', occurred_at) d, sum(cost_usd), sum(total_tokens), count(*) "
-        "FROM tokens_usagerecord WHERE user_id = %s AND occurred_at >= %s GROUP BY 1", [heavy.pk, since]
-    ).fetchall(), args.iterations)
-    raw_table = timed(lambda: raw.execute(
-        "SELECT agent, sum(cost_usd), count(*) FROM tokens_usagerecord WHERE occurred_at >= %s GROUP BY 1",
-        [since]).fetchall(), max(5, args.iterations // 8), warmup=1)
+    raw_user = timed(
+        lambda: raw.execute(
+            "SELECT date_trunc('day', occurred_at) d, sum(cost_usd), sum(total_tokens), count(*) "
+            "FROM tokens_usagerecord WHERE user_id = %s AND occurred_at >= %s GROUP BY 1",
+            [median.pk, since],
+        ).fetchall(),
+        args.iterations,
+    )
+    raw_user_heavy = timed(
+        lambda: raw.execute(
+            "SELECT date_trunc('day', occurred_at) d, sum(cost_usd), sum(total_tokens), count(*) "
+            "FROM tokens_usagerecord WHERE user_id = %s AND occurred_at >= %s GROUP BY 1",
+            [heavy.pk, since],
+        ).fetchall(),
+        args.iterations,
+    )
+    raw_table = timed(
+        lambda: raw.execute(
+            "SELECT agent, sum(cost_usd), count(*) FROM tokens_usagerecord "
+            "WHERE occurred_at >= %s GROUP BY 1",
+            [since],
+        ).fetchall(),
+        max(5, args.iterations // 8),
+        warmup=1,
+    )
     raw.close()
 
     def page(client: Client, url: str):
         def get():
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
+
         return get
 
     results = []
@@ -242,8 +315,10 @@ def main() -> None:
             results.append((f"{name}, {label}", timed(page(client, url), args.iterations)))
     staff = Client()
     staff.force_login(User.objects.get(username="bench-admin"))
-    for name, url in (("admin overview 30d", "/admin/analytics/dailyusage/overview/?period=30d"),
-                      ("admin overview 90d", "/admin/analytics/dailyusage/overview/?period=90d")):
+    for name, url in (
+        ("admin overview 30d", "/admin/analytics/dailyusage/overview/?period=30d"),
+        ("admin overview 90d", "/admin/analytics/dailyusage/overview/?period=90d"),
+    ):
         results.append((name, timed(page(staff, url), max(10, args.iterations // 2))))
 
     print()
@@ -251,11 +326,15 @@ def main() -> None:
     print("|---|---|---|")
     for name, t in results:
         print(f"| {name} | {t['p50']:.1f} | {t['p95']:.1f} |")
-    print(f"| raw: one user's 30-day daily aggregate on the ledger (median user) | {raw_user['p50']:.1f} | "
-          f"{raw_user['p95']:.1f} |")
+    print(
+        f"| raw: one user's 30-day daily aggregate on the ledger (median user) | {raw_user['p50']:.1f} | "
+        f"{raw_user['p95']:.1f} |"
+    )
     print(f"| raw: same, heavy user | {raw_user_heavy['p50']:.1f} | {raw_user_heavy['p95']:.1f} |")
-    print(f"| raw: whole-table 30-day group by agent on the ledger | {raw_table['p50']:.1f} | "
-          f"{raw_table['p95']:.1f} |")
+    print(
+        f"| raw: whole-table 30-day group by agent on the ledger | {raw_table['p50']:.1f} | "
+        f"{raw_table['p95']:.1f} |"
+    )
     print(f"\ntotal {time.perf_counter() - total_started:.0f}s")
 
 
