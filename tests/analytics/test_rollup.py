@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
-from analytics.models import DailyUsage
+from analytics.models import DailyUsage, UserDailyUsage
 from analytics.services import daily_usage_rebuild
 from tests.conftest import on_postgres
 from tests.factories import ModelPriceFactory
@@ -41,12 +41,18 @@ def _ledger_totals():
 
 
 def _rollup_totals():
-    return DailyUsage.objects.aggregate(
+    coarse = UserDailyUsage.objects.aggregate(
+        requests=Sum("requests"), tokens=Sum("total_tokens"), cost=Sum("cost_usd")
+    )
+    fine = DailyUsage.objects.aggregate(
         requests=Sum("requests"),
         tokens=Sum("total_tokens"),
         cost=Sum("cost_usd"),
         output=Sum("output_tokens"),
     )
+    # The (user, day) totals agree with the fine rollup.
+    assert coarse == {k: fine[k] for k in ("requests", "tokens", "cost")}
+    return fine
 
 
 @pytest.mark.django_db
@@ -99,8 +105,11 @@ def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
     )
     fields = ["user_id", "day", "agent", "model", "tool", *DailyUsage.COUNTERS]
     incremental = sorted(DailyUsage.objects.values_list(*fields))
+    totals = sorted(UserDailyUsage.objects.values_list("user_id", "day", *UserDailyUsage.COUNTERS))
+    assert len(totals) == 3
     assert daily_usage_rebuild(start=date(2026, 11, 1), end=date(2026, 11, 30)) == len(incremental)
     assert sorted(DailyUsage.objects.values_list(*fields)) == incremental
+    assert sorted(UserDailyUsage.objects.values_list("user_id", "day", *UserDailyUsage.COUNTERS)) == totals
 
 
 @pytest.mark.django_db
