@@ -209,6 +209,51 @@ def timed(fn, iterations: int, warmup: int = 3) -> dict[str, float]:
     return {"p50": statistics.median(samples), "p95": percentile(samples, 0.95)}
 
 
+def ingestion_overhead(users: list, seed: int) -> list[tuple[str, float]]:
+    """Records/s of batched ingestion with the rollup receiver connected and disconnected."""
+    from analytics.services import on_usage_recorded
+    from tokens.services import usage_records_ingest
+    from tokens.signals import usage_recorded
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    out = []
+    for mode in ("with rollup upsert", "without (receiver disconnected)", "with rollup upsert, again"):
+        connected = not mode.startswith("without")
+        if not connected:
+            usage_recorded.disconnect(on_usage_recorded, dispatch_uid="analytics_rollup_recorded")
+        rates = []
+        for batch in range(8):
+            payloads = []
+            for i in range(500):
+                user = users[rng.randrange(50)]
+                payloads.append(
+                    {
+                        "request_id": f"ingest-{mode[:5]}-{batch}-{i}-{rng.random()}",
+                        "user": user.username,
+                        "model": rng.choice(MODELS),
+                        "agent": rng.choice(AGENTS[:3]),
+                        "tool": rng.choice(TOOLS[:3]),
+                        "prompt_tokens": 1200,
+                        "completion_tokens": 300,
+                        "occurred_at": now.isoformat().replace("+00:00", "Z"),
+                    }
+                )
+            started = time.perf_counter()
+            usage_records_ingest(user=users[0], api_key=_ServiceKey(), payloads=payloads)
+            rates.append(500 / (time.perf_counter() - started))
+        if not connected:
+            usage_recorded.connect(on_usage_recorded, dispatch_uid="analytics_rollup_recorded")
+        out.append((mode, statistics.median(rates)))
+    return out
+
+
+class _ServiceKey:
+    """Stands in for a service ApiKey so one batch can carry records of many users."""
+
+    is_service = True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -321,6 +366,8 @@ def main() -> None:
     ):
         results.append((name, timed(page(staff, url), max(10, args.iterations // 2))))
 
+    ingest = ingestion_overhead(users, args.seed)
+
     print()
     print("| request | p50 ms | p95 ms |")
     print("|---|---|---|")
@@ -335,6 +382,11 @@ def main() -> None:
         f"| raw: whole-table 30-day group by agent on the ledger | {raw_table['p50']:.1f} | "
         f"{raw_table['p95']:.1f} |"
     )
+    print()
+    print("| ingestion, batches of 500 records (usage_records_ingest) | records/s, median of 8 batches |")
+    print("|---|---|")
+    for name, rate in ingest:
+        print(f"| {name} | {rate:,.0f} |")
     print(f"\ntotal {time.perf_counter() - total_started:.0f}s")
 
 

@@ -136,3 +136,21 @@ def test_budget_above_90_percent(user, acme, monkeypatch):
         ("budget_threshold", 7, Decimal(90), Decimal("91.50"), f"budget:7:{window:%Y%m%dT%H%M}:90")
     ]
     assert alerts_evaluate(now=_now()) == []
+
+
+@pytest.mark.django_db
+def test_alert_goes_out_as_a_live_event(
+    user, acme, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tokens import events
+
+    sent = []
+    monkeypatch.setattr(events, "_send", lambda messages: sent.extend(messages))
+    settings.NETRA_ALERT_MIN_REQUESTS = 10
+    post_usage(user, occurred_at=_at(0), count=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_evaluate(now=_now())
+    alerts = [m for uid, m in sent if m["type"] == "budget_alert"]
+    assert [(a["data"]["kind"], a["data"]["hit_rate"], a["data"]["requests"]) for a in alerts] == [
+        ("low_cache_hit_rate", "0.0000", "10")
+    ]
