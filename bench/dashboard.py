@@ -396,8 +396,8 @@ def main() -> None:
     print("|---|---|")
     for name, rate in ingest:
         print(f"| {name} | {rate:,.0f} |")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\ntotal {time.perf_counter() - total_started:.0f}s; load average {load} on {os.cpu_count()} cores")
+    loadavg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\ntotal {time.perf_counter() - total_started:.0f}s; load average {loadavg}, {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
