@@ -397,7 +397,9 @@ def main() -> None:
     for name, rate in ingest:
         print(f"| {name} | {rate:,.0f} |")
     loadavg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\ntotal {time.perf_counter() - total_started:.0f}s; load average {loadavg}, {os.cpu_count()} cores")
+    print(
+        f"\ntotal {time.perf_counter() - total_started:.0f}s; load average {loadavg}, {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":
