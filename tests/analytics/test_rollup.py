@@ -188,3 +188,20 @@ def test_rebuild_of_one_user_leaves_others(user, other_user, catalog):
         ("alice", 1),
         ("bob", 1),
     ]
+
+
+@pytest.mark.django_db
+def test_rebuild_command(user, catalog):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    usage_records_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(3)])
+    DailyUsage.objects.all().delete()
+    UserDailyUsage.objects.all().delete()
+    out = StringIO()
+    call_command(
+        "rebuild_rollups", "--start", "2026-11-01", "--end", "2026-11-30", "--user", "alice", stdout=out
+    )
+    assert out.getvalue().strip() == "Rebuilt 3 rollup rows for 2026-11-01..2026-11-30."
+    assert _rollup_totals() == _ledger_totals()
