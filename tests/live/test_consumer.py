@@ -210,14 +210,6 @@ def test_batch_events_arrive_in_order_one_frame_each(api, connect):
     run(scenario)
 
 
-def test_unknown_path_has_no_socket(api, connect):
-    async def scenario():
-        with pytest.raises(ValueError):
-            await connect(bearer_headers(api.raw_key), "/ws/elsewhere/")
-
-    run(scenario)
-
-
 def test_staff_default_scope_is_own_events_only(staff_user, make_client, connect):
     staff = make_client(staff_user)
     UserFactory(username="carol")
