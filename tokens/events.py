@@ -5,8 +5,8 @@ time in epoch seconds). Events are handed over only after the surrounding
 transaction commits, so nothing rolled back is ever announced. Each event goes
 to its user's group and to the staff-wide group.
 
-Delivery is off the request path: the on-commit hook only puts the encoded
-events on a queue; one daemon thread per process drains it and talks to the
+Delivery is off the request path: the on-commit hook only puts the events on
+a queue; one daemon thread per process drains it and talks to the
 channel layer. A burst (a 1000-record batch) leaves as a few layer messages
 per group, each carrying up to ``EVENTS_PER_MESSAGE`` events, which also keeps
 a slow socket from overflowing its channel's capacity (100 messages).
@@ -44,6 +44,8 @@ LAYER_MESSAGE_TYPE = "usage.events"
 EVENTS_PER_MESSAGE = 250
 SEND_TIMEOUT_SECONDS = 10.0
 
+Event = tuple[int, str, dict[str, Any]]  # (user_id, type, data)
+
 
 def user_group(user_id: int) -> str:
     return f"usage.user.{user_id}"
@@ -64,8 +66,8 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": event_type, "data": jsonable(data), "ts": time.time()}
+def envelope(event_type: str, data: dict[str, Any], ts: float | None = None) -> dict[str, Any]:
+    return {"type": event_type, "data": jsonable(data), "ts": time.time() if ts is None else ts}
 
 
 def publish(user_id: int, event_type: str, data: dict[str, Any]) -> None:
@@ -73,7 +75,7 @@ def publish(user_id: int, event_type: str, data: dict[str, Any]) -> None:
     publish_many([(user_id, event_type, data)])
 
 
-def publish_many(events: list[tuple[int, str, dict[str, Any]]]) -> None:
+def publish_many(events: list[Event]) -> None:
     """Queue ``(user_id, type, data)`` events for after commit; never blocks on the layer."""
     if not events:
         return
@@ -81,13 +83,13 @@ def publish_many(events: list[tuple[int, str, dict[str, Any]]]) -> None:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown live event type {event_type!r}")
     events = list(events)
-    transaction.on_commit(lambda: _sender.submit(_encode(events)))
+    transaction.on_commit(lambda: _sender.submit(events, time.time()))
 
 
-def _encode(events: list[tuple[int, str, dict[str, Any]]]) -> list[tuple[int, str]]:
-    # Encoded once here, so N listening sockets do not each serialise the event.
+def _encode(events: list[Event], ts: float) -> list[tuple[int, str]]:
+    # Encoded once, in the sender thread, so neither the request nor each listening socket pays.
     return [
-        (user_id, json.dumps(envelope(event_type, data), separators=(",", ":")))
+        (user_id, json.dumps(envelope(event_type, data, ts), separators=(",", ":")))
         for user_id, event_type, data in events
     ]
 
@@ -178,20 +180,20 @@ class _Sender:
     """One daemon thread per process that hands committed events to the channel layer."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[list[tuple[int, str]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[list[Event], float]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._submitted = 0
         self._done = 0
 
-    def submit(self, encoded: list[tuple[int, str]]) -> None:
+    def submit(self, events: list[Event], ts: float) -> None:
         with self._lock:
             self._submitted += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="netra-live-events", daemon=True)
                 self._thread.start()
-        self._queue.put(encoded)
+        self._queue.put((events, ts))
 
     def wait_idle(self, timeout: float) -> bool:
         with self._idle:
@@ -200,16 +202,16 @@ class _Sender:
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         while True:
-            taken = 1
-            encoded = list(self._queue.get())
+            batches = [self._queue.get()]
             # Whatever queued up meanwhile goes out in the same layer messages.
             while True:
                 try:
-                    encoded.extend(self._queue.get_nowait())
+                    batches.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                taken += 1
+            taken = len(batches)
             try:
+                encoded = [item for events, ts in batches for item in _encode(events, ts)]
                 _deliver(encoded, loop)
             except Exception:
                 logger.exception("live event delivery failed")

@@ -69,6 +69,9 @@ class DaphneServer:
             "NETRA_EMBEDDED_BEAT": "0",
             "DEBUG": "True",
             "PYTHONUNBUFFERED": "1",
+            # With Redis, keep this server's groups apart from anything else on the same DB.
+            "CHANNEL_PREFIX": f"netra-e2e-{self.port}",
+            "CACHE_KEY_PREFIX": f"netra-e2e-{self.port}",
         })
         self.env = env
         self.proc: subprocess.Popen | None = None

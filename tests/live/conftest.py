@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -9,9 +12,24 @@ from django.test import Client
 
 from tokens import events
 
+RUN_PREFIX = f"netra-test-{uuid.uuid4().hex[:8]}"
+
 
 @pytest.fixture(autouse=True)
-def _no_event_in_flight():
+def _own_redis_keys(settings):
+    """With Redis, this run's groups and counters stay apart from any server or bench on the same DB."""
+    if "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+        layers["default"]["CONFIG"]["prefix"] = RUN_PREFIX
+        settings.CHANNEL_LAYERS = layers
+    if "Redis" in settings.CACHES["default"]["BACKEND"]:
+        caches = copy.deepcopy(settings.CACHES)
+        caches["default"]["KEY_PREFIX"] = RUN_PREFIX
+        settings.CACHES = caches
+
+
+@pytest.fixture(autouse=True)
+def _no_event_in_flight(_own_redis_keys):
     """No test's events are still being delivered when the next test starts."""
     yield
     events.flush(5)

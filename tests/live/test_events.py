@@ -45,8 +45,8 @@ def test_a_1000_record_batch_responds_before_its_events_are_delivered(api, conne
 
     def held_deliver(encoded, loop):
         gate.wait(15)  # were delivery on the request path, the POST would wait here
-        real_deliver(encoded, loop)
         delivered.append(len(encoded))
+        real_deliver(encoded, loop)
 
     monkeypatch.setattr(events, "_deliver", held_deliver)
     records = [{**RECORD, "request_id": f"big-{i}"} for i in range(1000)]
