@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+import sys
+import types
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tokens.demo import AGENT_PROFILES
 from tokens.models import ApiKey, UsageRecord
 
 
@@ -70,3 +74,37 @@ def test_simulator_refuses_production(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG=False"):
         call_command("simulate_agents", calls=1, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypatch):
+    posted: list[tuple[str, str, dict]] = []
+
+    class NetraError(Exception):
+        status = 400
+
+    class ConnectionFailed(NetraError):
+        pass
+
+    class NetraClient:
+        def __init__(self, base_url, api_key, **options):
+            self.base_url, self.api_key, self.options = base_url, api_key, options
+
+        def usage_create(self, record):
+            posted.append((self.base_url, self.api_key, record))
+            return types.SimpleNamespace(duplicate=False, cost_usd=Decimal("0.0125"))
+
+        def close(self, *, flush=True):
+            pass
+
+    sdk = types.ModuleType("netra_client")
+    sdk.NetraClient, sdk.NetraError, sdk.ConnectionFailed = NetraClient, NetraError, ConnectionFailed
+    monkeypatch.setitem(sys.modules, "netra_client", sdk)
+    out = StringIO()
+    call_command("simulate_agents", users=1, rate=1000, calls=4, base_url="http://127.0.0.1:9", force=True,
+                 stdout=out)
+    assert len(posted) == 4
+    assert {base for base, _, _ in posted} == {"http://127.0.0.1:9"}
+    assert ApiKey.objects.get(name="simulate_agents").key_hash == ApiKey.hash(posted[0][1])
+    assert all(record["agent"] in AGENT_PROFILES for _, _, record in posted)
+    assert "Done: 4 calls (alice 4), $0.0500 in total." in out.getvalue()

@@ -5,7 +5,9 @@ action → reporting, as in the demo data) on several models, with provider
 prompt-cache hits and optimized prompts now and then. Calls arrive as a
 Poisson process at ``--rate`` per second in total. Users and API keys are
 created through services in the server's database (run this from the same
-checkout and environment as the server); the keys are revoked on exit.
+checkout and environment as the server); the keys are revoked on exit. Posts go
+through the Netra SDK (``netra_client``) when it is installed, else through
+the standard library's HTTP client.
 """
 
 from __future__ import annotations
@@ -138,6 +140,44 @@ class HttpPoster:
             self.conn = None
 
 
+class SdkPoster:
+    """The same, through the Netra SDK (``netra_client``) when it is installed."""
+
+    def __init__(self, base_url: str, sdk) -> None:
+        self.base_url = base_url
+        self.sdk = sdk
+        self.clients: dict[str, Any] = {}
+        self.parts = urlsplit(base_url)
+
+    def post(self, raw_key: str, record: dict) -> tuple[int, dict]:
+        client = self.clients.get(raw_key)
+        if client is None:
+            client = self.clients[raw_key] = self.sdk.NetraClient(self.base_url, raw_key, retries=1,
+                                                                  flush_interval=0)
+        try:
+            result = client.usage_create(record)
+        except self.sdk.ConnectionFailed as exc:
+            raise ConnectionError(str(exc)) from exc
+        except self.sdk.NetraError as exc:
+            return exc.status or 400, {"error": str(exc)}
+        return (200 if result.duplicate else 201), {"cost_usd": str(result.cost_usd)}
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close(flush=False)
+        self.clients.clear()
+
+
+def poster_for(base_url: str) -> HttpPoster | SdkPoster:
+    try:
+        import netra_client as sdk
+
+        sdk.NetraClient, sdk.ConnectionFailed, sdk.NetraError  # noqa: B018  (the API this uses)
+    except (ImportError, AttributeError):
+        return HttpPoster(base_url)
+    return SdkPoster(base_url, sdk)
+
+
 class Command(BaseCommand):
     help = "Simulate LLM agents posting usage through the HTTP API (watch /live/ while it runs)."
 
@@ -158,7 +198,7 @@ class Command(BaseCommand):
         if users < 1 or rate <= 0:
             raise CommandError("--users must be at least 1 and --rate above 0.")
         rng = random.Random(seed)
-        poster = HttpPoster(base_url)
+        poster = poster_for(base_url)
         sims = self._users(users, rng)
         base = base_url.rstrip("/")
         limit = f"{calls} calls" if calls else ("until Ctrl-C" if not duration else f"{duration:g} s")
@@ -195,7 +235,7 @@ class Command(BaseCommand):
             sims.append(SimUser(username=username, raw_key=raw, rng=random.Random(rng.getrandbits(64))))
         return sims
 
-    def _loop(self, poster: HttpPoster, sims: list[SimUser], rng: random.Random, *, rate: float,
+    def _loop(self, poster: HttpPoster | SdkPoster, sims: list[SimUser], rng: random.Random, *, rate: float,
               duration: float, calls: int) -> None:
         start = time.monotonic()
         due = start
