@@ -1,0 +1,324 @@
+"""NetraClient: the v1 API with typed results, and usage delivery that never loses a record."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import weakref
+from typing import Any
+
+from netra_client.buffer import UsageBuffer
+from netra_client.errors import (
+    AuthError,
+    ConnectionFailed,
+    NetraError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+)
+from netra_client.results import (
+    BatchResult,
+    BudgetCheck,
+    PromptOptimization,
+    RunInfo,
+    TokenCount,
+    UsageResult,
+)
+from netra_client.transport import ALWAYS, CONNECT_ONLY, Transport
+
+logger = logging.getLogger("netra_client")
+
+MAX_BATCH = 1000  # the server's NETRA_MAX_BATCH
+_TRANSIENT = (ConnectionFailed, ServerError, RateLimitedError)
+_clients: weakref.WeakSet[NetraClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all_at_exit() -> None:
+    for client in list(_clients):
+        try:
+            if client.pending:
+                client.flush(retries=0)
+        except Exception:  # never raise during interpreter shutdown
+            logger.exception("Netra: final flush failed")
+
+
+def _drop_none(data: dict) -> dict:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class NetraClient:
+    """A client for one Netra server and API key.
+
+    ``retries`` applies to every idempotent request; ``max_buffer`` bounds the records
+    kept in memory while the server is unreachable; ``flush_interval`` is how often a
+    background thread retries them.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        max_buffer: int = 10_000,
+        flush_interval: float = 5.0,
+        batch_size: int = 500,
+    ) -> None:
+        self.transport = Transport(base_url, api_key, timeout=timeout, retries=retries, backoff=backoff)
+        self.buffer = UsageBuffer(max_buffer)
+        self.flush_interval = flush_interval
+        self.batch_size = max(1, min(int(batch_size), MAX_BATCH))
+        self._flush_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._warned_down = False
+        _clients.add(self)
+
+    def __repr__(self) -> str:
+        return f"NetraClient({self.transport.base_url!r}, pending={self.pending})"
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def _get(self, path: str, params: dict | None = None) -> Any:
+        return self.transport.request("GET", path, params=params)[1]
+
+    def _post(self, path: str, body: dict | None = None, *, retry: str = ALWAYS) -> Any:
+        return self.transport.request("POST", path, body=body or {}, retry=retry)[1]
+
+    # --- usage ---------------------------------------------------------------------
+
+    def usage_create(self, record: dict) -> UsageResult:
+        """POST one record (retried with the same request_id); raises when it cannot be stored."""
+        return UsageResult.from_json(self._post("usage", record))
+
+    def usage_create_batch(self, records: list[dict], *, retries: int | None = None) -> BatchResult:
+        """POST up to 1000 records at once; each item says created, duplicate or invalid."""
+        if not records:
+            return BatchResult(items=[], counts={"created": 0, "duplicate": 0, "invalid": 0}, raw={})
+        if len(records) > MAX_BATCH:
+            raise ValueError(f"At most {MAX_BATCH} records per batch.")
+        _, data = self.transport.request("POST", "usage", body={"records": records}, retries=retries)
+        return BatchResult.from_json(data)
+
+    def usage_send(self, record: dict) -> UsageResult | None:
+        """Deliver a record without ever raising: posted now (the stored record is returned)
+        or buffered for a later flush (None). Records the server rejects as invalid, or that
+        the key may not post, are logged in full and dropped: sending them again cannot help.
+        """
+        try:
+            if len(self.buffer):
+                # The server was down a moment ago: keep order, do not stall the agent on
+                # retries, and let the flusher (or the next flush) deliver.
+                self._buffer_add(record)
+                self._flush_if_due()
+                return None
+            try:
+                return self.usage_create(record)
+            except _TRANSIENT as exc:
+                self._buffer_add(record, reason=exc)
+                return None
+            except (ValidationError, AuthError) as exc:
+                logger.error("Netra rejected a usage record (%s); dropped: %r", exc, record)
+                return None
+        except Exception:
+            logger.exception("Netra: unexpected error sending usage; buffering %r", record.get("request_id"))
+            try:
+                self._buffer_add(record)
+            except Exception:
+                logger.exception("Netra: could not buffer usage %r", record)
+            return None
+
+    @property
+    def pending(self) -> int:
+        """Records waiting in the buffer."""
+        return len(self.buffer)
+
+    def flush(self, *, retries: int | None = None) -> int:
+        """Send buffered records in batches (same request_ids). Returns how many remain."""
+        with self._flush_lock:
+            while len(self.buffer):
+                batch = self.buffer.peek(self.batch_size)
+                try:
+                    result = self.usage_create_batch(batch, retries=retries)
+                except _TRANSIENT as exc:
+                    logger.info("Netra still unreachable, %d records buffered: %s", len(self.buffer), exc)
+                    break
+                except NetraError as exc:
+                    # The batch as a whole was refused (e.g. a revoked key): keep the records.
+                    logger.error("Netra refused a usage batch (%s); %d records kept", exc, len(self.buffer))
+                    break
+                for item in result.items:
+                    if item.status == "invalid":
+                        logger.error("Netra rejected buffered usage %r: %s", batch[item.index], item.errors)
+                self.buffer.remove(batch)
+                if not len(self.buffer):
+                    logger.warning("Netra reachable again: buffered usage delivered.")
+                    self._warned_down = False
+            return len(self.buffer)
+
+    def _buffer_add(self, record: dict, *, reason: Exception | None = None) -> None:
+        self.buffer.add(record)
+        if not self._warned_down:
+            self._warned_down = True
+            logger.warning(
+                "Netra server unreachable (%s): buffering usage in memory (at most %d records), "
+                "retrying every %.0f s.",
+                reason or "earlier failure", self.buffer.max_records, self.flush_interval,
+            )
+        self._start_flusher()
+
+    def _flush_if_due(self) -> None:
+        self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        if self.flush_interval <= 0:
+            return
+        if self._flusher is not None and self._flusher.is_alive():
+            return
+        self._flusher = threading.Thread(target=self._flush_loop, name="netra-flusher", daemon=True)
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            if not len(self.buffer):
+                return
+            if self._flush_lock.locked():
+                continue
+            try:
+                self.flush(retries=0)
+            except Exception:
+                logger.exception("Netra: background flush failed")
+
+    def close(self, *, flush: bool = True) -> int:
+        """Stop the background flusher; by default try once more to deliver. Returns records left."""
+        self._stop.set()
+        left = self.flush() if flush and len(self.buffer) else len(self.buffer)
+        if left:
+            logger.warning("Netra client closed with %d undelivered usage records.", left)
+        return left
+
+    def __enter__(self) -> NetraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def usage_list(self, **filters: Any) -> dict:
+        """GET /api/v1/usage (filters: from, to, agent, model, tool, run_id, user, cursor, page_size)."""
+        if "from_" in filters:
+            filters["from"] = filters.pop("from_")
+        return self._get("usage", filters)
+
+    def usage_summary(self, *, group_by: str = "agent", **filters: Any) -> dict:
+        if "from_" in filters:
+            filters["from"] = filters.pop("from_")
+        return self._get("usage/summary", {"group_by": group_by, **filters})
+
+    def run(self, run_id: str, *, user: str | None = None) -> RunInfo:
+        return RunInfo.from_json(self._get(f"runs/{run_id}", {"user": user}))
+
+    def models(self, *, provider: str | None = None) -> list[dict]:
+        return self._get("models", {"provider": provider})["models"]
+
+    # --- tokens and budgets ---------------------------------------------------------------
+
+    def tokens_count(
+        self, *, model: str, text: str | None = None, messages: list[dict] | None = None
+    ) -> TokenCount:
+        body = _drop_none({"model": model, "text": text, "messages": messages})
+        return TokenCount.from_json(self._post("tokens/count", body))
+
+    def budgets(self, *, user: str | None = None) -> list[dict]:
+        data = self._get("budgets", {"user": user})
+        if isinstance(data, dict):
+            return list(data.get("budgets") or data.get("results") or [])
+        return list(data or [])
+
+    def budget_check(
+        self,
+        *,
+        agent: str,
+        model: str,
+        run_id: str | None = None,
+        user: str | None = None,
+        estimated_input_tokens: int | None = None,
+        prompt: str | None = None,
+        messages: list[dict] | None = None,
+        max_output_tokens: int | None = None,
+        reserve: bool = False,
+    ) -> BudgetCheck:
+        """May this call go ahead? A denial is a BudgetCheck with allowed=False, not an exception."""
+        body = _drop_none({
+            "agent": agent, "model": model, "run_id": run_id, "user": user,
+            "estimated_input_tokens": estimated_input_tokens, "prompt": prompt, "messages": messages,
+            "max_output_tokens": max_output_tokens, "reserve": reserve or None,
+        })
+        # A reserving check is not idempotent: retry it only when it never reached the server.
+        data = self._post("budgets/check", body, retry=CONNECT_ONLY if reserve else ALWAYS)
+        return BudgetCheck.from_json(data)
+
+    def reservation_release(self, reservation_id: str) -> dict:
+        return self._post(f"budgets/reservations/{reservation_id}/release")
+
+    def reservation_commit(self, reservation_id: str) -> dict:
+        return self._post(f"budgets/reservations/{reservation_id}/commit")
+
+    # --- token-saving services ---------------------------------------------------------------
+
+    def optimize_prompt(
+        self, *, model: str, prompt: str, level: str = "balanced", target_reduction: float | None = None
+    ) -> PromptOptimization:
+        body = _drop_none(
+            {"model": model, "prompt": prompt, "level": level, "target_reduction": target_reduction}
+        )
+        return PromptOptimization.from_json(self._post("optimize/prompt", body))
+
+    def optimize_context(
+        self,
+        *,
+        model: str,
+        messages: list[dict],
+        max_response_tokens: int | None = None,
+        safety_margin: float | None = None,
+    ) -> dict:
+        """{messages, dropped, tokens, budget}; ValidationError (422) when system + newest cannot fit."""
+        return self._post("optimize/context", _drop_none({
+            "model": model, "messages": messages, "max_response_tokens": max_response_tokens,
+            "safety_margin": safety_margin,
+        }))
+
+    def optimize_chunks(
+        self, *, model: str, text: str, max_tokens_per_chunk: int, overlap_tokens: int = 0
+    ) -> dict:
+        return self._post("optimize/chunks", {
+            "model": model, "text": text, "max_tokens_per_chunk": max_tokens_per_chunk,
+            "overlap_tokens": overlap_tokens,
+        })
+
+    def optimize_data_request(self, **body: Any) -> dict:
+        """user_request, triage_result, previous_results, token_budget, model."""
+        return self._post("optimize/data-request", body)
+
+    def cache_lookup(self, *, model: str, messages: list[dict], **params: Any) -> dict:
+        return self._post("cache/lookup", {"model": model, "messages": messages, **params})
+
+    def cache_store(self, *, model: str, messages: list[dict], response: Any, **params: Any) -> dict:
+        body = {"model": model, "messages": messages, "response": response, **params}
+        return self._post("cache/store", body)
+
+    def cache_stats(self) -> dict:
+        return self._get("cache/stats")
+
+    def template_select(self, *, agent_type: str, richness: str | None = None) -> dict:
+        return self._get("templates/select", {"agent_type": agent_type, "richness": richness})
+
+    def template_render(self, name: str, *, variables: dict[str, Any]) -> dict:
+        return self._post(f"templates/{name}/render", {"variables": variables})
+
+    def policy(self, *, user: str | None = None) -> dict:
+        return self._get("policy", {"user": user})
+
