@@ -216,18 +216,8 @@ def _expire_if_due(reservation: Reservation, *, now: datetime) -> None:
 
 def reservation_release(*, user, reservation_id, now: datetime | None = None) -> Reservation:
     """Give a hold back. Releasing twice is harmless; a committed or expired one cannot be released."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        if not _settle(reservation_id, user=user, status=Reservation.RELEASED, now=now):
-            reservation = _owned(user, reservation_id)
-            _expire_if_due(reservation, now=now)
-            if reservation.status != Reservation.RELEASED:
-                raise ApiError(
-                    f"The reservation is {reservation.status}; only an active one can be released.",
-                    code=f"reservation_{reservation.status}", status_code=409,
-                )
-            return reservation
-    return _owned(user, reservation_id)
+    return _close(user=user, reservation_id=reservation_id, status=Reservation.RELEASED, verb="released",
+                  now=now or timezone.now())
 
 
 def reservation_commit(*, user, reservation_id, now: datetime | None = None) -> Reservation:
@@ -235,18 +225,25 @@ def reservation_commit(*, user, reservation_id, now: datetime | None = None) -> 
 
     The normal commit is a usage record carrying ``reservation_id``.
     """
-    now = now or timezone.now()
+    return _close(user=user, reservation_id=reservation_id, status=Reservation.COMMITTED, verb="committed",
+                  now=now or timezone.now())
+
+
+def _close(*, user, reservation_id, status: str, verb: str, now: datetime) -> Reservation:
+    """Settle a live reservation; the same request twice answers the same; anything else is a 409."""
     with transaction.atomic():
-        if not _settle(reservation_id, user=user, status=Reservation.COMMITTED, now=now):
+        if not _settle(reservation_id, user=user, status=status, now=now):
             reservation = _owned(user, reservation_id)
             _expire_if_due(reservation, now=now)
-            if reservation.status != Reservation.COMMITTED:
-                raise ApiError(
-                    f"The reservation is {reservation.status}; only an active one can be committed.",
-                    code=f"reservation_{reservation.status}", status_code=409,
-                )
-            return reservation
-    return _owned(user, reservation_id)
+        else:
+            reservation = _owned(user, reservation_id)
+    # Raised after the block so that marking a reservation expired is kept.
+    if reservation.status != status:
+        raise ApiError(
+            f"The reservation is {reservation.status}; only an active one can be {verb}.",
+            code=f"reservation_{reservation.status}", status_code=409,
+        )
+    return reservation
 
 
 def _owned(user, reservation_id) -> Reservation:
