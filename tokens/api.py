@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
@@ -46,15 +47,13 @@ def parse_when(value: str | None, name: str):
         day = parse_date(value)
         if day is not None:
             from datetime import datetime, time
-            from datetime import timezone as dt_timezone
 
-            parsed = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+            parsed = datetime.combine(day, time.min, tzinfo=UTC)
     if parsed is None:
         raise ApiError(f"{name} must be an ISO 8601 date or datetime.", fields={name: ["Invalid date."]})
     if parsed.tzinfo is None:
-        from datetime import timezone as dt_timezone
 
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 

@@ -19,7 +19,7 @@ DEMO_USERS = (("admin", True), ("alice", False), ("bob", False))
 
 # agent -> [(model, tool, typical prompt, typical completion)]
 AGENT_PROFILES = {
-    "triage": [("gpt-4o-mini", "classify", 600, 80), ("claude-3-5-haiku-20241022", "classify", 700, 90)],
+    "triage": [("gpt-4o-mini", "classify", 600, 80), ("claude-haiku-4-5", "classify", 700, 90)],
     "data": [("gpt-4o", "sql_query", 3500, 600), ("claude-sonnet-4-5", "retrieve", 5000, 900)],
     "optimization": [("gpt-4.1", "rewrite", 2500, 700), ("o3-mini", "plan", 1800, 1200)],
     "action": [("gpt-4o", "call_api", 1200, 300)],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -314,7 +313,7 @@ def prices_import(
         if current is not None and _same_price(current, fields):
             result.unchanged += 1
             continue
-        start = valid_from or (now if current is not None else datetime(2000, 1, 1, tzinfo=dt_timezone.utc))
+        start = valid_from or (now if current is not None else datetime(2000, 1, 1, tzinfo=UTC))
         if current is not None and start <= current.valid_from:
             start = current.valid_from + timedelta(microseconds=1)
         to_create.append(ModelPrice(name=name, valid_from=start, source=source or key, **fields))

@@ -7,10 +7,12 @@ validated on the ingestion hot path; the OpenAPI schema is described by
 Provider usage shapes, each token priced once at its own rate:
 
 * OpenAI Chat Completions: ``prompt_tokens`` INCLUDES
-  ``prompt_tokens_details.cached_tokens``; ``completion_tokens`` INCLUDES
+  ``prompt_tokens_details.cached_tokens`` (and ``cache_write_tokens`` where
+  reported); ``completion_tokens`` INCLUDES
   ``completion_tokens_details.reasoning_tokens``.
-* OpenAI Responses: ``input_tokens`` includes ``input_tokens_details.cached_tokens``;
-  ``output_tokens`` includes ``output_tokens_details.reasoning_tokens``.
+* OpenAI Responses: ``input_tokens`` includes ``input_tokens_details.cached_tokens``
+  and ``cache_write_tokens``; ``output_tokens`` includes
+  ``output_tokens_details.reasoning_tokens``.
 * Anthropic Messages: ``input_tokens`` EXCLUDES ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens``.
 """
@@ -20,8 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -79,6 +80,10 @@ def _obj(value: Any, name: str, errors: dict) -> dict:
     return value
 
 
+def _p(prefix: str) -> str:
+    return f"{prefix}." if prefix else ""
+
+
 def detect_format(usage: dict, provider: str = "") -> str:
     """Which SDK produced ``usage``. Chat has prompt_tokens; Responses has
     total_tokens or *_details; Anthropic has cache_* fields or neither."""
@@ -93,56 +98,44 @@ def detect_format(usage: dict, provider: str = "") -> str:
 
 def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") -> TokenCounts:
     """Split a provider usage object into the five normalized classes."""
-    if fmt == "openai_chat":
-        prompt = _int(usage.get("prompt_tokens"), f"{prefix}.prompt_tokens", errors)
-        completion = _int(usage.get("completion_tokens"), f"{prefix}.completion_tokens", errors)
-        pdet = _obj(usage.get("prompt_tokens_details"), f"{prefix}.prompt_tokens_details", errors)
-        cdet = _obj(usage.get("completion_tokens_details"), f"{prefix}.completion_tokens_details", errors)
-        cached = _int(pdet.get("cached_tokens"), f"{prefix}.prompt_tokens_details.cached_tokens", errors)
-        reasoning = _int(
-            cdet.get("reasoning_tokens"), f"{prefix}.completion_tokens_details.reasoning_tokens", errors
-        )
-        if cached > prompt:
-            errors.setdefault(f"{prefix}.prompt_tokens_details.cached_tokens", []).append(
-                "Cannot exceed prompt_tokens (OpenAI counts cached tokens inside prompt_tokens)."
+    if fmt in ("openai_chat", "openai_responses"):
+        chat = fmt == "openai_chat"
+        in_key, out_key = ("prompt_tokens", "completion_tokens") if chat else ("input_tokens", "output_tokens")
+        in_det, out_det = f"{in_key}_details", f"{out_key}_details"
+        prompt = _int(usage.get(in_key), f"{_p(prefix)}{in_key}", errors)
+        completion = _int(usage.get(out_key), f"{_p(prefix)}{out_key}", errors)
+        pdet = _obj(usage.get(in_det), f"{_p(prefix)}{in_det}", errors)
+        cdet = _obj(usage.get(out_det), f"{_p(prefix)}{out_det}", errors)
+        cached = _int(pdet.get("cached_tokens"), f"{_p(prefix)}{in_det}.cached_tokens", errors)
+        # OpenAI reports cache writes as a breakdown of the prompt, like cached reads.
+        written = _int(pdet.get("cache_write_tokens"), f"{_p(prefix)}{in_det}.cache_write_tokens", errors)
+        reasoning = _int(cdet.get("reasoning_tokens"), f"{_p(prefix)}{out_det}.reasoning_tokens", errors)
+        if cached + written > prompt:
+            errors.setdefault(f"{_p(prefix)}{in_det}.cached_tokens", []).append(
+                f"cached_tokens plus cache_write_tokens cannot exceed {in_key} "
+                "(OpenAI counts them inside it)."
             )
-            cached = 0
+            cached = written = 0
         if reasoning > completion:
-            errors.setdefault(f"{prefix}.completion_tokens_details.reasoning_tokens", []).append(
-                "Cannot exceed completion_tokens (OpenAI counts reasoning inside completion_tokens)."
+            errors.setdefault(f"{_p(prefix)}{out_det}.reasoning_tokens", []).append(
+                f"Cannot exceed {out_key} (OpenAI counts reasoning tokens inside it)."
             )
             reasoning = 0
         return TokenCounts(
-            input=prompt - cached, cached_input=cached, output=completion - reasoning, reasoning=reasoning
+            input=prompt - cached - written,
+            cached_input=cached,
+            cache_write=written,
+            output=completion - reasoning,
+            reasoning=reasoning,
         )
-    if fmt == "openai_responses":
-        inp = _int(usage.get("input_tokens"), f"{prefix}.input_tokens", errors)
-        out = _int(usage.get("output_tokens"), f"{prefix}.output_tokens", errors)
-        idet = _obj(usage.get("input_tokens_details"), f"{prefix}.input_tokens_details", errors)
-        odet = _obj(usage.get("output_tokens_details"), f"{prefix}.output_tokens_details", errors)
-        cached = _int(idet.get("cached_tokens"), f"{prefix}.input_tokens_details.cached_tokens", errors)
-        reasoning = _int(
-            odet.get("reasoning_tokens"), f"{prefix}.output_tokens_details.reasoning_tokens", errors
-        )
-        if cached > inp:
-            errors.setdefault(f"{prefix}.input_tokens_details.cached_tokens", []).append(
-                "Cannot exceed input_tokens (the Responses API counts cached tokens inside input_tokens)."
-            )
-            cached = 0
-        if reasoning > out:
-            errors.setdefault(f"{prefix}.output_tokens_details.reasoning_tokens", []).append(
-                "Cannot exceed output_tokens."
-            )
-            reasoning = 0
-        return TokenCounts(input=inp - cached, cached_input=cached, output=out - reasoning, reasoning=reasoning)
     # Anthropic: input_tokens excludes both cache classes.
     return TokenCounts(
-        input=_int(usage.get("input_tokens"), f"{prefix}.input_tokens", errors),
-        cached_input=_int(usage.get("cache_read_input_tokens"), f"{prefix}.cache_read_input_tokens", errors),
+        input=_int(usage.get("input_tokens"), f"{_p(prefix)}input_tokens", errors),
+        cached_input=_int(usage.get("cache_read_input_tokens"), f"{_p(prefix)}cache_read_input_tokens", errors),
         cache_write=_int(
-            usage.get("cache_creation_input_tokens"), f"{prefix}.cache_creation_input_tokens", errors
+            usage.get("cache_creation_input_tokens"), f"{_p(prefix)}cache_creation_input_tokens", errors
         ),
-        output=_int(usage.get("output_tokens"), f"{prefix}.output_tokens", errors),
+        output=_int(usage.get("output_tokens"), f"{_p(prefix)}output_tokens", errors),
     )
 
 
@@ -176,7 +169,7 @@ def parse_occurred_at(value: Any, errors: dict, now: datetime) -> datetime:
         errors.setdefault("occurred_at", []).append("Must be an ISO 8601 timestamp.")
         return now
     if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)  # documented: naive means UTC
+        parsed = parsed.replace(tzinfo=UTC)  # documented: naive means UTC
     if parsed > now + timedelta(seconds=settings.NETRA_MAX_FUTURE_SECONDS):
         errors.setdefault("occurred_at", []).append("Cannot be more than 5 minutes in the future.")
         return now
@@ -214,12 +207,9 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
             fmt = fmt or detect_format(usage, provider)
             counts = normalize_usage(usage, fmt, errors)
     elif "prompt_tokens" in data or "completion_tokens" in data:
-        fmt = fmt or "openai_chat"
-        counts = normalize_usage(data, "openai_chat", errors, prefix="") if fmt == "openai_chat" else TokenCounts()
-        # Flat fields are named without the "usage." prefix.
-        for key in list(errors):
-            if key.startswith("."):
-                errors[key[1:]] = errors.pop(key)
+        # Flat prompt_tokens/completion_tokens are read as Chat Completions usage.
+        fmt = "openai_chat"
+        counts = normalize_usage(data, fmt, errors, prefix="")
     else:
         errors.setdefault("usage", []).append(
             "Provide the provider's usage object, or prompt_tokens and completion_tokens."
@@ -238,7 +228,9 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
             if "technique" in errors:
                 errors["optimization.technique"] = errors.pop("technique")
             if optimization.get("original_tokens") is not None:
-                original_tokens = _int(optimization.get("original_tokens"), "optimization.original_tokens", errors)
+                original_tokens = _int(
+                    optimization.get("original_tokens"), "optimization.original_tokens", errors
+                )
 
     cache_hit = data.get("cache_hit", False)
     if not isinstance(cache_hit, bool):

@@ -1,0 +1,140 @@
+"""API keys, management commands, demo data and production settings guards."""
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from tokens.models import ApiKey, UsageRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_create_api_key_prints_the_raw_key_last_and_stores_only_a_hash(user, catalog):
+    out = StringIO()
+    call_command("create_api_key", "alice", "--name", "triage-bot", stdout=out)
+    raw = out.getvalue().strip().splitlines()[-1]
+    assert raw.startswith("ntk_")
+    key = ApiKey.objects.get(name="triage-bot")
+    assert key.key_hash == ApiKey.hash(raw)
+    assert raw not in {key.key_hash, key.key_prefix, key.name}
+    assert key.is_service is False
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/usage").status_code == 200
+
+
+def test_create_api_key_service_and_create_user(db):
+    out = StringIO()
+    call_command("create_api_key", "orchestrator", "--service", "--create-user", stdout=out)
+    key = ApiKey.objects.get(user__username="orchestrator")
+    assert key.is_service is True
+    assert key.key_hash == ApiKey.hash(out.getvalue().strip().splitlines()[-1])
+
+
+def test_create_api_key_unknown_user_without_flag(db):
+    with pytest.raises(CommandError, match="No user 'ghost'"):
+        call_command("create_api_key", "ghost", stdout=StringIO())
+
+
+def test_admin_creates_a_key_and_shows_it_once(admin_client, user):
+    response = admin_client.post(
+        "/admin/tokens/apikey/add/", {"user": user.pk, "name": "from-admin", "is_service": ""}, follow=True
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    assert len(shown) >= 1
+    raw = shown[0].split("<code>")[1].split("</code>")[0]
+    key = ApiKey.objects.get(name="from-admin")
+    assert key.key_hash == ApiKey.hash(raw)
+    detail = admin_client.get(f"/admin/tokens/apikey/{key.pk}/change/")
+    assert raw not in detail.content.decode()
+
+
+def test_admin_revoke_action(admin_client, user):
+    from tokens.services import api_key_create
+
+    key, _ = api_key_create(user=user, name="k")
+    admin_client.post("/admin/tokens/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_admin_lists_unpriced_models_and_reprices_them(admin_client, api):
+    api.post("/api/v1/usage", {"request_id": "u", "model": "acme-x", "prompt_tokens": 10, "completion_tokens": 0},
+             format="json")
+    page = admin_client.get("/admin/tokens/modelprice/unpriced/")
+    assert "acme-x" in page.content.decode()
+    from tokens.services import prices_import
+
+    prices_import(data={"acme-x": {"litellm_provider": "acme", "input_cost_per_token": 1e-06,
+                                   "output_cost_per_token": 1e-06}})
+    admin_client.post("/admin/tokens/modelprice/unpriced/", {"model": ["acme-x"]})
+    assert UsageRecord.objects.get(request_id="u").priced is True
+
+
+def test_admin_usage_ledger_is_read_only_and_filterable(admin_client, api):
+    api.post("/api/v1/usage", {"request_id": "a", "model": "gpt-4o", "agent": "triage",
+                               "prompt_tokens": 10, "completion_tokens": 0}, format="json")
+    page = admin_client.get("/admin/tokens/usagerecord/?agent=triage")
+    assert page.status_code == 200
+    assert "0.000025" in page.content.decode()
+    assert admin_client.get("/admin/tokens/usagerecord/add/").status_code == 403
+
+
+def test_seed_demo_creates_users_and_a_month_of_usage(db, catalog, tmp_path, monkeypatch, settings):
+    settings.DEBUG = True  # the test runner forces DEBUG=False
+    from tokens import demo
+
+    monkeypatch.setattr(demo, "CREDENTIALS_FILE", tmp_path / "creds")
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    text = out.getvalue()
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    assert users.get(username="admin").is_staff is True
+    assert users.get(username="alice").is_staff is False
+    alice_records = UsageRecord.objects.filter(user__username="alice")
+    assert alice_records.count() > 300
+    assert UsageRecord.objects.filter(user__username="bob").count() > 100
+    assert alice_records.filter(priced=False).count() == 0
+    days = {r.date() for r in alice_records.values_list("occurred_at", flat=True)}
+    assert len(days) >= 28
+    for line in text.splitlines()[-3:]:
+        username, password = line.split()[:2]
+        assert users.get(username=username).check_password(password)
+    # second run adds nothing and prints the same logins
+    again = StringIO()
+    call_command("seed_demo", stdout=again)
+    assert again.getvalue().splitlines()[-3:] == text.splitlines()[-3:]
+
+
+def test_seed_demo_refuses_in_production(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG=False"):
+        call_command("seed_demo", stdout=StringIO())
+
+
+def _check_with(env: dict) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    clean.update(env)
+    clean["DJANGO_SETTINGS_MODULE"] = "netra_site.settings"
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_production_refuses_to_start_without_secret_key_or_hosts():
+    no_key = _check_with({"DEBUG": "False", "ALLOWED_HOSTS": "example.com"})
+    assert no_key.returncode != 0
+    assert "DEBUG=False requires SECRET_KEY" in no_key.stderr
+    no_hosts = _check_with({"DEBUG": "False", "SECRET_KEY": "s" * 50})
+    assert no_hosts.returncode != 0
+    assert "DEBUG=False requires ALLOWED_HOSTS" in no_hosts.stderr
+    ok = _check_with({"DEBUG": "False", "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "example.com"})
+    assert ok.returncode == 0, ok.stderr
