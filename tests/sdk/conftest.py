@@ -14,7 +14,6 @@ if _SRC not in sys.path:
     sys.path.insert(0, _SRC)
 
 from netra_client import NetraClient  # noqa: E402
-
 from tests.sdk.fakes import FakeProvider, TcpProxy  # noqa: E402
 
 

@@ -261,11 +261,17 @@ class NetraClient:
         data = self._post("budgets/check", body, retry=CONNECT_ONLY if reserve else ALWAYS)
         return BudgetCheck.from_json(data)
 
-    def reservation_release(self, reservation_id: str) -> dict:
-        return self._post(f"budgets/reservations/{reservation_id}/release")
+    def reservation(self, reservation_id: str, *, user: str | None = None) -> dict:
+        """A hold's state: status (held, committed, released, expired), tokens, cost, actuals."""
+        return self._get(f"budgets/reservations/{reservation_id}", {"user": user})
 
-    def reservation_commit(self, reservation_id: str) -> dict:
-        return self._post(f"budgets/reservations/{reservation_id}/commit")
+    def reservation_release(self, reservation_id: str, *, user: str | None = None) -> dict:
+        """Give a hold back. Releasing twice answers the same; 409 once committed or expired."""
+        return self._post(f"budgets/reservations/{reservation_id}/release", _drop_none({"user": user}))
+
+    def reservation_commit(self, reservation_id: str, *, user: str | None = None) -> dict:
+        """Close a hold without charging it (posting usage with reservation_id is the normal commit)."""
+        return self._post(f"budgets/reservations/{reservation_id}/commit", _drop_none({"user": user}))
 
     # --- token-saving services ---------------------------------------------------------------
 

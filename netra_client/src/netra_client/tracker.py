@@ -93,6 +93,10 @@ class TokenTracker:
         model = model or self.model
         if not model:
             raise ValueError("A budget check needs a model (pass model= or TokenTracker(model=...)).")
+        if prompt is not None or messages is not None:
+            estimate = None  # the server counts text exactly; one input measure only
+        elif estimate is None:
+            estimate = 0  # the server needs one input measure; an output-only estimate is still useful
         try:
             return self.client.budget_check(
                 agent=agent or self.agent, model=model, run_id=self.run_id, user=self.user,
@@ -352,7 +356,8 @@ class TrackedCall:
             if not check.allowed:
                 with self.tracker._lock:
                     self.tracker.blocked_calls += 1
-                raise BudgetExceeded(check.reason or "Budget exceeded.", check=check)
+                message = check.raw.get("message") or check.reason or "Budget exceeded."
+                raise BudgetExceeded(message, check=check)
         self._started = time.monotonic()
         return self
 
@@ -399,7 +404,7 @@ class TrackedCall:
             return
         self.released = True
         try:
-            self.tracker.client.reservation_release(reservation_id)
+            self.tracker.client.reservation_release(reservation_id, user=self.tracker.user)
         except Exception as exc:
             # The server expires unreleased holds on its own (TTL); nothing is lost.
             logger.warning("Netra: releasing reservation %s failed (%s); it will expire", reservation_id, exc)

@@ -1,8 +1,9 @@
 """Reading the usage out of provider responses (objects or dicts) without importing the SDKs.
 
 Token classes follow the server (each token priced once, at its own rate):
-OpenAI Chat ``prompt_tokens`` includes ``prompt_tokens_details.cached_tokens`` and
-``completion_tokens`` includes reasoning; the Responses API likewise with input/output;
+OpenAI Chat ``prompt_tokens`` includes ``prompt_tokens_details.cached_tokens`` (and
+``cache_write_tokens`` where reported) and ``completion_tokens`` includes reasoning; the
+Responses API likewise with input/output;
 Anthropic ``input_tokens`` excludes ``cache_read_input_tokens`` and ``cache_creation_input_tokens``.
 """
 
@@ -88,18 +89,18 @@ def _int(value: Any) -> int:
 def normalize(usage: dict, fmt: str | None) -> Counts:
     """The five token classes, as the server will store them (for local metrics)."""
     fmt = fmt or detect_format(usage) or ANTHROPIC
-    if fmt == OPENAI_CHAT:
-        prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
-        cached = min(_int((usage.get("prompt_tokens_details") or {}).get("cached_tokens")), prompt)
-        details = usage.get("completion_tokens_details") or {}
-        reasoning = min(_int(details.get("reasoning_tokens")), completion)
-        return Counts(input=prompt - cached, cached_input=cached, output=completion - reasoning,
-                      reasoning=reasoning)
-    if fmt == OPENAI_RESPONSES:
-        inp, out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
-        cached = min(_int((usage.get("input_tokens_details") or {}).get("cached_tokens")), inp)
-        reasoning = min(_int((usage.get("output_tokens_details") or {}).get("reasoning_tokens")), out)
-        return Counts(input=inp - cached, cached_input=cached, output=out - reasoning, reasoning=reasoning)
+    if fmt in (OPENAI_CHAT, OPENAI_RESPONSES):
+        in_key, out_key = ("prompt_tokens", "completion_tokens") if fmt == OPENAI_CHAT else (
+            "input_tokens", "output_tokens")
+        prompt, completion = _int(usage.get(in_key)), _int(usage.get(out_key))
+        in_details = usage.get(f"{in_key}_details") or {}
+        out_details = usage.get(f"{out_key}_details") or {}
+        # OpenAI counts cache reads and cache writes inside the prompt, reasoning inside the output.
+        cached = min(_int(in_details.get("cached_tokens")), prompt)
+        written = min(_int(in_details.get("cache_write_tokens")), prompt - cached)
+        reasoning = min(_int(out_details.get("reasoning_tokens")), completion)
+        return Counts(input=prompt - cached - written, cached_input=cached, cache_write=written,
+                      output=completion - reasoning, reasoning=reasoning)
     return Counts(
         input=_int(usage.get("input_tokens")),
         cached_input=_int(usage.get("cache_read_input_tokens")),

@@ -68,6 +68,23 @@ def _jsonable_messages(messages: Any) -> list[dict] | None:
     return out
 
 
+def _input_for_check(kwargs: dict) -> tuple[list[dict] | None, int | None]:
+    """What the budget check counts: the messages (with Anthropic's separate system prompt),
+    or, when they are not plain JSON, a rough estimate of four characters a token."""
+    raw = kwargs.get("messages")
+    messages = _jsonable_messages(raw)
+    system = kwargs.get("system")
+    if messages is not None and system is not None:
+        if isinstance(system, str):
+            messages = [{"role": "system", "content": system}, *messages]
+        else:
+            extra = _jsonable_messages([{"role": "system", "content": system}])
+            messages = [*extra, *messages] if extra else None
+    if messages is not None:
+        return messages, None
+    return None, len(repr(raw) + repr(system or "")) // 4
+
+
 def _begin(proxy: _Proxy, kwargs: dict, *, max_output_tokens: int | None) -> TrackedCall | None:
     """Pop our kwargs, check and reserve. Raises BudgetExceeded; anything else is logged."""
     agent = kwargs.pop("netra_agent", None) or proxy._agent
@@ -77,8 +94,9 @@ def _begin(proxy: _Proxy, kwargs: dict, *, max_output_tokens: int | None) -> Tra
     if not isinstance(model, str) or not model:
         return None
     try:
+        messages, estimate = _input_for_check(kwargs)
         call = proxy._tracker.call(
-            model=model, messages=_jsonable_messages(kwargs.get("messages")), agent=agent, tool=tool,
+            model=model, messages=messages, estimated_input_tokens=estimate, agent=agent, tool=tool,
             max_output_tokens=max_output_tokens, metadata=metadata,
         )
         return call.start()
