@@ -18,6 +18,7 @@ from netra_client.errors import (
 from netra_client.results import (
     BatchResult,
     BudgetCheck,
+    CacheLookup,
     Estimate,
     PromptOptimization,
     Reservation,
@@ -32,7 +33,7 @@ from netra_client.wrappers import wrap_anthropic, wrap_openai
 __version__ = "0.1.0"
 
 __all__ = [
-    "AuthError", "BatchResult", "BudgetCheck", "BudgetExceeded", "ConnectionFailed", "Estimate",
+    "AuthError", "BatchResult", "BudgetCheck", "BudgetExceeded", "CacheLookup", "ConnectionFailed", "Estimate",
     "NetraClient", "NetraError", "NotFoundError", "PromptOptimization", "RateLimitedError", "Reservation",
     "RunInfo",
     "ServerError", "TokenBreakdown", "TokenCount", "TokenTracker", "TrackedCall", "UsageResult",

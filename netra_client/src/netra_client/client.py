@@ -20,6 +20,7 @@ from netra_client.errors import (
 from netra_client.results import (
     BatchResult,
     BudgetCheck,
+    CacheLookup,
     PromptOptimization,
     RunInfo,
     TokenCount,
@@ -166,8 +167,8 @@ class NetraClient:
             self._warned_down = True
             logger.warning(
                 "Netra server unreachable (%s): buffering usage in memory (at most %d records), "
-                "retrying every %.0f s.",
-                reason or "earlier failure", self.buffer.max_records, self.flush_interval,
+                "%s.", reason or "earlier failure", self.buffer.max_records,
+                f"retrying every {self.flush_interval:g} s" if self.flush_interval > 0 else "sent on flush()",
             )
         self._start_flusher()
 
@@ -274,13 +275,23 @@ class NetraClient:
         return self._post(f"budgets/reservations/{reservation_id}/commit", _drop_none({"user": user}))
 
     # --- token-saving services ---------------------------------------------------------------
+    # ``user`` (service keys only) and ``agent`` attribute the savings; extra keyword
+    # arguments go to the server as they are, so new options need no SDK release.
 
     def optimize_prompt(
-        self, *, model: str, prompt: str, level: str = "balanced", target_reduction: float | None = None
+        self,
+        *,
+        model: str,
+        prompt: str,
+        level: str = "balanced",
+        target_reduction: float | None = None,
+        user: str | None = None,
+        agent: str | None = None,
+        **options: Any,
     ) -> PromptOptimization:
-        body = _drop_none(
-            {"model": model, "prompt": prompt, "level": level, "target_reduction": target_reduction}
-        )
+        """Compress a prompt: ``light``, ``balanced`` or ``aggressive``."""
+        body = _drop_none({"model": model, "prompt": prompt, "level": level, "target_reduction": target_reduction,
+                           "user": user, "agent": agent, **options})
         return PromptOptimization.from_json(self._post("optimize/prompt", body))
 
     def optimize_context(
@@ -290,41 +301,81 @@ class NetraClient:
         messages: list[dict],
         max_response_tokens: int | None = None,
         safety_margin: float | None = None,
+        user: str | None = None,
+        agent: str | None = None,
     ) -> dict:
         """{messages, dropped, tokens, budget}; ValidationError (422) when system + newest cannot fit."""
         return self._post("optimize/context", _drop_none({
             "model": model, "messages": messages, "max_response_tokens": max_response_tokens,
-            "safety_margin": safety_margin,
+            "safety_margin": safety_margin, "user": user, "agent": agent,
         }))
 
     def optimize_chunks(
-        self, *, model: str, text: str, max_tokens_per_chunk: int, overlap_tokens: int = 0
+        self, *, model: str, text: str, max_tokens_per_chunk: int, overlap_tokens: int = 0,
+        user: str | None = None, agent: str | None = None,
     ) -> dict:
-        return self._post("optimize/chunks", {
+        """Token-exact chunks of at most ``max_tokens_per_chunk``."""
+        return self._post("optimize/chunks", _drop_none({
             "model": model, "text": text, "max_tokens_per_chunk": max_tokens_per_chunk,
-            "overlap_tokens": overlap_tokens,
+            "overlap_tokens": overlap_tokens, "user": user, "agent": agent,
+        }))
+
+    def optimize_data_request(
+        self, *, model: str, user_request: str, token_budget: int, triage_result: dict | None = None,
+        previous_results: Any = None, user: str | None = None, agent: str | None = None,
+    ) -> dict:
+        """A token-aware data request plan: complexity, strategy, chunks, estimated_tokens."""
+        return self._post("optimize/data-request", _drop_none({
+            "model": model, "user_request": user_request, "token_budget": token_budget,
+            "triage_result": triage_result, "previous_results": previous_results, "user": user, "agent": agent,
+        }))
+
+    def cache_lookup(
+        self, *, model: str, messages: list[dict], params: dict | None = None,
+        user: str | None = None, agent: str | None = None,
+    ) -> CacheLookup:
+        """A cached answer for the same model, messages and answer-changing params, if any."""
+        body = _drop_none({"model": model, "messages": messages, "params": params, "user": user, "agent": agent})
+        return CacheLookup.from_json(self._post("cache/lookup", body))
+
+    def cache_store(
+        self,
+        *,
+        model: str,
+        messages: list[dict],
+        response: Any,
+        params: dict | None = None,
+        output_tokens: int | None = None,
+        ttl_seconds: int | None = None,
+        shared: bool = False,
+        user: str | None = None,
+        agent: str | None = None,
+    ) -> dict:
+        """Store an answer (``shared`` entries need a service key)."""
+        body = _drop_none({
+            "model": model, "messages": messages, "response": response, "params": params,
+            "output_tokens": output_tokens, "ttl_seconds": ttl_seconds, "shared": shared or None,
+            "user": user, "agent": agent,
         })
-
-    def optimize_data_request(self, **body: Any) -> dict:
-        """user_request, triage_result, previous_results, token_budget, model."""
-        return self._post("optimize/data-request", body)
-
-    def cache_lookup(self, *, model: str, messages: list[dict], **params: Any) -> dict:
-        return self._post("cache/lookup", {"model": model, "messages": messages, **params})
-
-    def cache_store(self, *, model: str, messages: list[dict], response: Any, **params: Any) -> dict:
-        body = {"model": model, "messages": messages, "response": response, **params}
         return self._post("cache/store", body)
 
-    def cache_stats(self) -> dict:
-        return self._get("cache/stats")
+    def cache_stats(self, *, user: str | None = None) -> dict:
+        return self._get("cache/stats", {"user": user})
 
     def template_select(self, *, agent_type: str, richness: str | None = None) -> dict:
+        """The lean template for an agent type (``fallback`` says whether richness matched)."""
         return self._get("templates/select", {"agent_type": agent_type, "richness": richness})
 
-    def template_render(self, name: str, *, variables: dict[str, Any]) -> dict:
-        return self._post(f"templates/{name}/render", {"variables": variables})
+    def template_render(
+        self, name: str, *, variables: dict[str, Any], version: int | None = None, model: str | None = None,
+        user: str | None = None, agent: str | None = None,
+    ) -> dict:
+        """Render a template; a missing variable is a ValidationError naming it."""
+        body = _drop_none({"variables": variables, "version": version, "model": model, "user": user,
+                           "agent": agent})
+        return self._post(f"templates/{name}/render", body)
 
     def policy(self, *, user: str | None = None) -> dict:
+        """The user's optimization policy: compression level, model, caching, estimated savings."""
         return self._get("policy", {"user": user})
 

@@ -213,3 +213,26 @@ class PromptOptimization:
             techniques=list(data.get("techniques") or []),
             raw=data,
         )
+
+
+@dataclass(frozen=True)
+class CacheLookup:
+    """A response-cache answer: ``response`` is the stored answer when ``hit``."""
+
+    hit: bool
+    key: str | None
+    response: Any
+    tokens_saved: int
+    usd_saved: Decimal | None
+    raw: dict = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict) -> CacheLookup:
+        return cls(
+            hit=bool(data.get("hit")),
+            key=data.get("key"),
+            response=data.get("response"),
+            tokens_saved=int(data.get("tokens_saved") or 0),
+            usd_saved=money(data.get("usd_saved")),
+            raw=data,
+        )
