@@ -170,3 +170,18 @@ def test_a_record_the_server_rejects_is_logged_not_buffered(netra, api, caplog):
     assert netra.pending == 0
     assert "usage.prompt_tokens" in caplog.text
     assert stored(api) == []
+
+
+def test_the_end_of_a_run_delivers_what_is_still_buffered(proxy, api, openai_client):
+    netra = NetraClient(proxy.url, api.raw_key, retries=0, timeout=5, flush_interval=0)
+
+    with TokenTracker(netra, agent="nightly", run_id="run-end") as tracker:
+        llm = wrap_openai(openai_client, tracker)
+        proxy.stop()
+        llm.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        assert netra.pending == 1
+        proxy.start()
+
+    assert netra.pending == 0
+    assert [r["cost_usd"] for r in stored(api, run_id="run-end")] == [OPENAI_COST]
+    netra.close(flush=False)

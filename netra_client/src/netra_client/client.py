@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -52,15 +54,17 @@ def _drop_none(data: dict) -> dict:
 class NetraClient:
     """A client for one Netra server and API key.
 
-    ``retries`` applies to every idempotent request; ``max_buffer`` bounds the records
-    kept in memory while the server is unreachable; ``flush_interval`` is how often a
-    background thread retries them.
+    ``base_url`` and ``api_key`` default to the NETRA_BASE_URL and NETRA_API_KEY
+    environment variables. ``retries`` applies to every idempotent request;
+    ``max_buffer`` bounds the records kept in memory while the server is unreachable;
+    ``flush_interval`` is how often a background thread retries them (0: only on the
+    next send, ``flush()`` or exit).
     """
 
     def __init__(
         self,
-        base_url: str,
-        api_key: str | None,
+        base_url: str | None = None,
+        api_key: str | None = None,
         *,
         timeout: float = 10.0,
         retries: int = 3,
@@ -69,12 +73,18 @@ class NetraClient:
         flush_interval: float = 5.0,
         batch_size: int = 500,
     ) -> None:
+        base_url = base_url or os.environ.get("NETRA_BASE_URL")
+        if not base_url:
+            raise ValueError("NetraClient needs a base_url (or the NETRA_BASE_URL environment variable).")
+        api_key = api_key if api_key is not None else os.environ.get("NETRA_API_KEY")
         self.transport = Transport(base_url, api_key, timeout=timeout, retries=retries, backoff=backoff)
         self.buffer = UsageBuffer(max_buffer)
         self.flush_interval = flush_interval
         self.batch_size = max(1, min(int(batch_size), MAX_BATCH))
         self._flush_lock = threading.Lock()
+        self._flusher_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
+        self._last_attempt = 0.0
         self._stop = threading.Event()
         self._warned_down = False
         _clients.add(self)
@@ -163,6 +173,8 @@ class NetraClient:
 
     def _buffer_add(self, record: dict, *, reason: Exception | None = None) -> None:
         self.buffer.add(record)
+        if reason is not None:
+            self._last_attempt = time.monotonic()
         if not self._warned_down:
             self._warned_down = True
             logger.warning(
@@ -173,26 +185,40 @@ class NetraClient:
         self._start_flusher()
 
     def _flush_if_due(self) -> None:
-        self._start_flusher()
+        if self.flush_interval > 0:
+            self._start_flusher()
+            return
+        # No background thread: one quick attempt per second at most, on the agent's own
+        # thread, so a recovered server gets the backlog without an explicit flush().
+        now = time.monotonic()
+        if now - self._last_attempt >= 1.0 and not self._flush_lock.locked():
+            self._last_attempt = now
+            self.flush(retries=0)
 
     def _start_flusher(self) -> None:
         if self.flush_interval <= 0:
             return
-        if self._flusher is not None and self._flusher.is_alive():
-            return
-        self._flusher = threading.Thread(target=self._flush_loop, name="netra-flusher", daemon=True)
-        self._flusher.start()
+        with self._flusher_lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(target=self._flush_loop, name="netra-flusher", daemon=True)
+            self._flusher.start()
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_interval):
-            if not len(self.buffer):
-                return
+            with self._flusher_lock:
+                # Decided under the lock, so a record buffered meanwhile starts a new flusher.
+                if not len(self.buffer):
+                    self._flusher = None
+                    return
             if self._flush_lock.locked():
                 continue
             try:
                 self.flush(retries=0)
             except Exception:
                 logger.exception("Netra: background flush failed")
+        with self._flusher_lock:
+            self._flusher = None
 
     def close(self, *, flush: bool = True) -> int:
         """Stop the background flusher; by default try once more to deliver. Returns records left."""

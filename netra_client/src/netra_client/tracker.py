@@ -303,7 +303,18 @@ class TokenTracker:
         return self.client.run(self.run_id, user=self.user)
 
     def flush(self) -> int:
+        """Deliver buffered usage now; returns how many records remain."""
         return self.client.flush()
+
+    def __enter__(self) -> TokenTracker:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        # The end of a run is the natural moment to deliver anything still buffered.
+        try:
+            self.client.flush(retries=0)
+        except Exception:
+            logger.exception("Netra: flushing at the end of the run failed")
 
 
 class TrackedCall:
