@@ -69,6 +69,48 @@ def openai_chunks(usage: dict | None) -> list[dict]:
     return chunks
 
 
+# The Responses API shape of the same call: 1200 in (1024 cached), 300 out of which 120 reasoning.
+RESPONSES_USAGE = {
+    "input_tokens": 1200,
+    "input_tokens_details": {"cached_tokens": 1024},
+    "output_tokens": 300,
+    "output_tokens_details": {"reasoning_tokens": 120},
+    "total_tokens": 1500,
+}
+# gpt-4o prices reasoning as output: the same 0.00472
+RESPONSES_COST = OPENAI_COST
+
+
+def openai_response(usage: dict | None, status: str = "completed") -> dict:
+    return {
+        "id": "resp_67ccd2bed1ec8190b14f964abc054267",
+        "object": "response",
+        "created_at": 1741476542,
+        "status": status,
+        "model": "gpt-4o-2024-08-06",
+        "output": [] if usage is None else [{
+            "type": "message", "id": "msg_67ccd2bf17f0819081ff3bb2cf6508e6", "status": "completed",
+            "role": "assistant", "content": [{"type": "output_text", "text": "Hello there.", "annotations": []}],
+        }],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": usage,
+    }
+
+
+def responses_events(usage: dict) -> list[tuple[str, dict]]:
+    return [
+        ("response.created", {"type": "response.created", "sequence_number": 0,
+                              "response": openai_response(None, "in_progress")}),
+        ("response.output_text.delta", {"type": "response.output_text.delta", "sequence_number": 1,
+                                        "item_id": "msg_1", "output_index": 0, "content_index": 0,
+                                        "delta": "Hello there.", "logprobs": []}),
+        ("response.completed", {"type": "response.completed", "sequence_number": 2,
+                                "response": openai_response(usage)}),
+    ]
+
+
 def anthropic_message(usage: dict) -> dict:
     return {
         "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
@@ -104,7 +146,8 @@ def anthropic_events(usage: dict) -> list[tuple[str, dict]]:
 
 
 class FakeProvider:
-    """OpenAI Chat Completions at /v1/chat/completions, Anthropic Messages at /v1/messages.
+    """OpenAI Chat Completions at /v1/chat/completions and Responses at /v1/responses,
+    Anthropic Messages at /v1/messages.
 
     ``requests`` keeps every JSON body received; ``fail_next`` answers the next N calls
     with a 500 provider error.
@@ -114,6 +157,7 @@ class FakeProvider:
         self.requests: list[dict] = []
         self.openai_usage = copy.deepcopy(OPENAI_USAGE)
         self.anthropic_usage = copy.deepcopy(ANTHROPIC_USAGE)
+        self.responses_usage = copy.deepcopy(RESPONSES_USAGE)
         self.fail_next = 0
         self._lock = threading.Lock()
         provider = self
@@ -137,6 +181,10 @@ class FakeProvider:
                         chunks = openai_chunks(provider.openai_usage if wants_usage else None)
                         return self._sse([(None, c) for c in chunks] + [(None, "[DONE]")])
                     return self._json(200, openai_completion(provider.openai_usage))
+                if self.path.endswith("/responses"):
+                    if body.get("stream"):
+                        return self._sse(responses_events(provider.responses_usage))
+                    return self._json(200, openai_response(provider.responses_usage))
                 if self.path.endswith("/messages"):
                     if body.get("stream"):
                         return self._sse(anthropic_events(provider.anthropic_usage))

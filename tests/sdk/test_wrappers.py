@@ -10,7 +10,7 @@ import pytest
 
 from netra_client import TokenTracker, wrap_anthropic, wrap_openai
 from tests.sdk.conftest import stored
-from tests.sdk.fakes import ANTHROPIC_COST, OPENAI_COST
+from tests.sdk.fakes import ANTHROPIC_COST, OPENAI_COST, RESPONSES_COST
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,15 +81,34 @@ def test_openai_stream_helper_is_tracked(netra, openai_client, api):
     assert (record["agent"], record["cost_usd"]) == ("helper", OPENAI_COST)
 
 
+def test_openai_responses_api_is_tracked_streamed_or_not(netra, openai_client, api, provider):
+    tracker = TokenTracker(netra, agent="researcher")
+    llm = wrap_openai(openai_client, tracker)
+
+    response = llm.responses.create(model="gpt-4o", instructions="Be brief.", input="Summarise the outage.")
+    events = list(llm.responses.create(model="gpt-4o", input=[{"role": "user", "content": "Again"}], stream=True))
+
+    assert response.output_text == "Hello there."
+    assert events[-1].type == "response.completed"
+    records = stored(api)
+    assert [r["cost_usd"] for r in records] == [RESPONSES_COST, RESPONSES_COST]
+    assert records[0]["tokens"] == {"input": 176, "cached_input": 1024, "cache_write": 0, "output": 180,
+                                    "reasoning": 120, "total": 1500}
+    assert tracker.metrics["totals"]["reasoning_tokens"] == 240
+    # Both calls were checked and reserved first (text input and message items alike).
+    assert all(r["reservation_id"] for r in records)
+
+
 def test_anthropic_call_lands_with_exact_cost(netra, anthropic_client, api):
     tracker = TokenTracker(netra, agent="data", run_id="run-claude")
     llm = wrap_anthropic(anthropic_client, tracker)
 
-    message = llm.messages.create(model="claude-sonnet-4-6", max_tokens=1024,
+    message = llm.messages.create(model="claude-sonnet-4-6", max_tokens=1024, system="You summarise.",
                                   messages=[{"role": "user", "content": "Summarise"}])
 
     assert message.content[0].text == "Hello there."
     (record,) = stored(api)
+    assert record["reservation_id"]  # checked and reserved before the call
     assert record["tokens"] == {"input": 50, "cached_input": 10000, "cache_write": 2000, "output": 400,
                                 "reasoning": 0, "total": 12450}
     assert record["cost_usd"] == ANTHROPIC_COST

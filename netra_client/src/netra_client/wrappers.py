@@ -1,10 +1,11 @@
 """Drop-in wrappers: ``wrap_openai(client, tracker)`` and ``wrap_anthropic(client, tracker)``.
 
 They return a proxy of the SDK client. Chat Completions (``chat.completions.create`` and
-``.stream``) and Messages (``messages.create`` and ``.stream``) are tracked, streamed or
-not, sync or async; everything else passes through untouched. The original client is not
-modified. Per call, ``netra_agent=``, ``netra_tool=`` and ``netra_metadata=`` override the
-tracker's defaults and are removed before the SDK sees the call.
+``.stream``), Responses (``responses.create``) and Messages (``messages.create`` and
+``.stream``) are tracked, streamed or not, sync or async; everything else passes through
+untouched. The original client is not modified. Per call, ``netra_agent=``,
+``netra_tool=`` and ``netra_metadata=`` override the tracker's defaults and are removed
+before the SDK sees the call.
 
 A hard budget that says no raises ``BudgetExceeded`` before the provider is called.
 Anything else that goes wrong in tracking is logged and the agent's call goes on.
@@ -20,7 +21,7 @@ from typing import Any
 
 from netra_client.errors import BudgetExceeded, NetraError
 from netra_client.tracker import TokenTracker, TrackedCall
-from netra_client.usage import ANTHROPIC, OPENAI_CHAT, to_dict
+from netra_client.usage import ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES, to_dict
 
 logger = logging.getLogger("netra_client")
 
@@ -68,7 +69,7 @@ def _jsonable_messages(messages: Any) -> list[dict] | None:
     return out
 
 
-def _input_for_check(kwargs: dict) -> tuple[list[dict] | None, int | None]:
+def _input_for_check(kwargs: dict) -> tuple[list[dict] | None, str | None, int | None]:
     """What the budget check counts: the messages (with Anthropic's separate system prompt),
     or, when they are not plain JSON, a rough estimate of four characters a token."""
     raw = kwargs.get("messages")
@@ -81,11 +82,26 @@ def _input_for_check(kwargs: dict) -> tuple[list[dict] | None, int | None]:
             extra = _jsonable_messages([{"role": "system", "content": system}])
             messages = [*extra, *messages] if extra else None
     if messages is not None:
-        return messages, None
-    return None, len(repr(raw) + repr(system or "")) // 4
+        return messages, None, None
+    return None, None, len(repr(raw) + repr(system or "")) // 4
 
 
-def _begin(proxy: _Proxy, kwargs: dict, *, max_output_tokens: int | None) -> TrackedCall | None:
+def _responses_input(kwargs: dict) -> tuple[list[dict] | None, str | None, int | None]:
+    """The Responses API takes ``input`` (text or items) and ``instructions``."""
+    raw, instructions = kwargs.get("input"), kwargs.get("instructions")
+    if isinstance(raw, str):
+        return None, f"{instructions}\n\n{raw}" if isinstance(instructions, str) and instructions else raw, None
+    plain = isinstance(raw, list) and all(
+        isinstance(i, dict) and i.get("role") and isinstance(i.get("content"), str) for i in raw
+    )
+    if plain:
+        system = [{"role": "system", "content": instructions}] if isinstance(instructions, str) else []
+        return [*system, *[{"role": i["role"], "content": i["content"]} for i in raw]], None, None
+    return None, None, len(repr(raw) + repr(instructions or "")) // 4
+
+
+def _begin(proxy: _Proxy, kwargs: dict, *, max_output_tokens: int | None, inputs: Any = _input_for_check
+           ) -> TrackedCall | None:
     """Pop our kwargs, check and reserve. Raises BudgetExceeded; anything else is logged."""
     agent = kwargs.pop("netra_agent", None) or proxy._agent
     tool = kwargs.pop("netra_tool", None) or proxy._tool
@@ -94,10 +110,10 @@ def _begin(proxy: _Proxy, kwargs: dict, *, max_output_tokens: int | None) -> Tra
     if not isinstance(model, str) or not model:
         return None
     try:
-        messages, estimate = _input_for_check(kwargs)
+        messages, prompt, estimate = inputs(kwargs)
         call = proxy._tracker.call(
-            model=model, messages=messages, estimated_input_tokens=estimate, agent=agent, tool=tool,
-            max_output_tokens=max_output_tokens, metadata=metadata,
+            model=model, messages=messages, prompt=prompt, estimated_input_tokens=estimate, agent=agent,
+            tool=tool, max_output_tokens=max_output_tokens, metadata=metadata,
         )
         return call.start()
     except BudgetExceeded:
@@ -168,6 +184,22 @@ class _AnthropicEvents:
             merged = dict(self.usage or {})
             merged.update({k: v for k, v in delta.items() if v is not None})
             self.usage = merged
+        return True
+
+
+class _ResponsesEvents:
+    """Responses API events: the final response (completed, incomplete or failed) has the usage."""
+
+    fmt = OPENAI_RESPONSES
+
+    def __init__(self) -> None:
+        self.usage: dict | None = None
+
+    def observe(self, event: Any) -> bool:
+        response = getattr(event, "response", None)
+        usage = getattr(response, "usage", None) if response is not None else None
+        if usage is not None:
+            self.usage = to_dict(usage)
         return True
 
 
@@ -339,11 +371,11 @@ class _TrackedStreamManager:
 
 
 def _tracked_create(proxy: _Proxy, fn: Any, kwargs: dict, *, max_output_tokens: int | None, fmt: str,
-                    accumulator: Any) -> Any:
+                    accumulator: Any, inputs: Any = _input_for_check) -> Any:
     if _is_async(fn):
         return _tracked_create_async(proxy, fn, kwargs, max_output_tokens=max_output_tokens, fmt=fmt,
-                                     accumulator=accumulator)
-    call = _begin(proxy, kwargs, max_output_tokens=max_output_tokens)
+                                     accumulator=accumulator, inputs=inputs)
+    call = _begin(proxy, kwargs, max_output_tokens=max_output_tokens, inputs=inputs)
     try:
         response = fn(**kwargs)
     except BaseException:
@@ -357,8 +389,8 @@ def _tracked_create(proxy: _Proxy, fn: Any, kwargs: dict, *, max_output_tokens: 
 
 
 async def _tracked_create_async(proxy: _Proxy, fn: Any, kwargs: dict, *, max_output_tokens: int | None,
-                                fmt: str, accumulator: Any) -> Any:
-    call = await _to_thread(_begin, proxy, kwargs, max_output_tokens=max_output_tokens)
+                                fmt: str, accumulator: Any, inputs: Any) -> Any:
+    call = await _to_thread(_begin, proxy, kwargs, max_output_tokens=max_output_tokens, inputs=inputs)
     try:
         response = await fn(**kwargs)
     except BaseException:
@@ -410,10 +442,22 @@ class _OpenAIChat(_Proxy):
         return self._sub(_OpenAICompletions, self._inner.completions)
 
 
+class _OpenAIResponses(_Proxy):
+    def create(self, **kwargs: Any) -> Any:
+        value = kwargs.get("max_output_tokens")
+        return _tracked_create(self, self._inner.create, kwargs,
+                               max_output_tokens=value if isinstance(value, int) else None,
+                               fmt=OPENAI_RESPONSES, accumulator=_ResponsesEvents, inputs=_responses_input)
+
+
 class _OpenAIClient(_Proxy):
     @property
     def chat(self) -> _OpenAIChat:
         return self._sub(_OpenAIChat, self._inner.chat)
+
+    @property
+    def responses(self) -> _OpenAIResponses:
+        return self._sub(_OpenAIResponses, self._inner.responses)
 
     def with_options(self, **kwargs: Any) -> _OpenAIClient:
         return self._sub(_OpenAIClient, self._inner.with_options(**kwargs))
