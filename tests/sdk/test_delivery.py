@@ -185,3 +185,17 @@ def test_the_end_of_a_run_delivers_what_is_still_buffered(proxy, api, openai_cli
     assert netra.pending == 0
     assert [r["cost_usd"] for r in stored(api, run_id="run-end")] == [OPENAI_COST]
     netra.close(flush=False)
+
+
+def test_a_refused_key_keeps_usage_until_the_key_is_fixed(netra, api, caplog):
+    good_key = netra.api_key
+    netra.api_key = "nk-revoked"
+
+    with caplog.at_level(logging.ERROR, logger="netra_client"):
+        assert netra.usage_send(_usage("key-1")) is None
+
+    assert netra.pending == 1
+    assert "refused the API key" in caplog.text
+    netra.api_key = good_key
+    assert netra.flush() == 0
+    assert [r["request_id"] for r in stored(api)] == ["key-1"]

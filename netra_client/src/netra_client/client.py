@@ -92,6 +92,14 @@ class NetraClient:
     def __repr__(self) -> str:
         return f"NetraClient({self.transport.base_url!r}, pending={self.pending})"
 
+    @property
+    def api_key(self) -> str | None:
+        return self.transport.api_key
+
+    @api_key.setter
+    def api_key(self, value: str | None) -> None:
+        self.transport.api_key = value
+
     # --- plumbing -----------------------------------------------------------------
 
     def _get(self, path: str, params: dict | None = None) -> Any:
@@ -132,7 +140,15 @@ class NetraClient:
             except _TRANSIENT as exc:
                 self._buffer_add(record, reason=exc)
                 return None
-            except (ValidationError, AuthError) as exc:
+            except AuthError as exc:
+                if exc.status == 401:
+                    # A missing or revoked key is fixable (set client.api_key, then flush()).
+                    logger.error("Netra refused the API key (%s); usage kept in the buffer", exc)
+                    self._buffer_add(record, reason=exc)
+                    return None
+                logger.error("Netra refused a usage record (%s); dropped: %r", exc, record)
+                return None
+            except ValidationError as exc:
                 logger.error("Netra rejected a usage record (%s); dropped: %r", exc, record)
                 return None
         except Exception:
