@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from decimal import Decimal
 
@@ -199,3 +200,69 @@ def test_a_refused_key_keeps_usage_until_the_key_is_fixed(netra, api, caplog):
     netra.api_key = good_key
     assert netra.flush() == 0
     assert [r["request_id"] for r in stored(api)] == ["key-1"]
+
+
+def test_an_oversized_buffered_batch_is_split_and_only_the_bad_record_dropped(proxy, api, settings, caplog):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000  # the live server runs in this process
+    netra = NetraClient(proxy.url, api.raw_key, retries=0, timeout=5, flush_interval=0)
+    proxy.stop()
+    for rid in ("ok-1", "ok-2", "ok-3"):
+        netra.usage_send(_usage(rid))
+    netra.usage_send({**_usage("huge"), "metadata": {"blob": "x" * 30_000}})
+    netra.usage_send(_usage("ok-4"))
+    proxy.start()
+
+    with caplog.at_level(logging.ERROR, logger="netra_client"):
+        assert netra.flush() == 0
+
+    assert sorted(r["request_id"] for r in stored(api)) == ["ok-1", "ok-2", "ok-3", "ok-4"]
+    assert "dropped" in caplog.text and "'request_id': 'huge'" in caplog.text
+    netra.close(flush=False)
+
+
+class _HungServer:
+    """Accepts connections and never answers, like a server stuck on a lock."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.connections = 0
+        self.held: list[socket.socket] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def test_a_hung_server_costs_the_agent_one_timeout_not_one_per_call(openai_client):
+    hung = _HungServer()
+    netra = NetraClient(f"http://127.0.0.1:{hung.sock.getsockname()[1]}", "nk-any", timeout=0.3, retries=0,
+                        flush_interval=60)
+    llm = wrap_openai(openai_client, TokenTracker(netra))
+
+    answers = [llm.chat.completions.create(model="gpt-4o", messages=MESSAGES).choices[0].message.content
+               for _ in range(3)]
+
+    assert answers == ["Hello there."] * 3
+    assert netra.pending == 3
+    # The first call's check and usage post timed out; later calls skip the check and buffer directly.
+    assert hung.connections == 2
+    netra.close(flush=False)
+    hung.close()

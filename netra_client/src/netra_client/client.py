@@ -66,8 +66,8 @@ class NetraClient:
         base_url: str | None = None,
         api_key: str | None = None,
         *,
-        timeout: float = 10.0,
-        retries: int = 3,
+        timeout: float = 5.0,
+        retries: int = 2,
         backoff: float = 0.25,
         max_buffer: int = 10_000,
         flush_interval: float = 5.0,
@@ -164,18 +164,33 @@ class NetraClient:
         """Records waiting in the buffer."""
         return len(self.buffer)
 
+    @property
+    def degraded(self) -> bool:
+        """True while usage waits in the buffer: the server was unreachable at the last attempt."""
+        return len(self.buffer) > 0
+
     def flush(self, *, retries: int | None = None) -> int:
         """Send buffered records in batches (same request_ids). Returns how many remain."""
         with self._flush_lock:
+            size = self.batch_size
             while len(self.buffer):
-                batch = self.buffer.peek(self.batch_size)
+                batch = self.buffer.peek(size)
                 try:
                     result = self.usage_create_batch(batch, retries=retries)
                 except _TRANSIENT as exc:
                     logger.info("Netra still unreachable, %d records buffered: %s", len(self.buffer), exc)
                     break
+                except ValidationError as exc:
+                    # The batch as a whole was refused (too large a body, say): halve it until
+                    # the one record at fault is found, then drop only that one.
+                    if len(batch) > 1:
+                        size = max(1, len(batch) // 2)
+                        continue
+                    logger.error("Netra refused buffered usage (%s); dropped: %r", exc, batch[0])
+                    self.buffer.remove(batch)
+                    continue
                 except NetraError as exc:
-                    # The batch as a whole was refused (e.g. a revoked key): keep the records.
+                    # A refused key: keep every record until it is fixed.
                     logger.error("Netra refused a usage batch (%s); %d records kept", exc, len(self.buffer))
                     break
                 for item in result.items:

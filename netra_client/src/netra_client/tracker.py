@@ -93,6 +93,10 @@ class TokenTracker:
         model = model or self.model
         if not model:
             raise ValueError("A budget check needs a model (pass model= or TokenTracker(model=...)).")
+        if self.fail_open and self.client.degraded:
+            # The server failed a moment ago: do not make every call wait for a timeout.
+            # The flusher finds out when it is back, and checks resume.
+            return BudgetCheck.unlimited("server unreachable; usage buffered")
         if prompt is not None or messages is not None:
             estimate = None  # the server counts text exactly; one input measure only
         elif estimate is None:
