@@ -60,7 +60,7 @@ class BudgetExceeded(NetraError):
     """
 
     def __init__(self, message: str, *, check: Any = None) -> None:
-        super().__init__(message, status=200, code="budget_exceeded")
+        super().__init__(message, code="budget_exceeded")
         self.check = check
 
     @property
