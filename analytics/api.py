@@ -97,6 +97,9 @@ class PolicyApi(APIView):
     """The caller's optimization policy (computed on first request, refreshed hourly)."""
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OptimizationPolicy"
+
         user = serializers.CharField()
         compression_level = serializers.ChoiceField(choices=["none", "light", "medium", "aggressive"])
         model = serializers.DictField()

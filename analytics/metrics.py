@@ -18,7 +18,7 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from analytics.models import Alert, DailyUsage, OptimizationPolicy
+from analytics.models import Alert, DailyUsage, OptimizationPolicy, UserDailyUsage
 from tokens.events import SENT_COUNTER_KEY
 from tokens.models import SavingsRecord
 
@@ -43,7 +43,12 @@ class NetraCollector:
         per_user = GaugeMetricFamily(
             "token_usage_per_user", "Tokens used today (UTC) per user, top 20 + other.", labels=["user"]
         )
-        rows = list(day.values("user__username").annotate(tokens=Sum("total_tokens")).order_by())
+        rows = list(
+            UserDailyUsage.objects.filter(day=today)
+            .values("user__username")
+            .annotate(tokens=Sum("total_tokens"))
+            .order_by()
+        )
         for name, tokens, _ in _top(rows, "user__username", "tokens", TOP_USERS):
             per_user.add_metric([name], tokens)
         yield per_user

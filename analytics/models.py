@@ -110,6 +110,27 @@ class DailyUsage(models.Model):
         return f"{self.day} {self.user_id} {self.agent}/{self.model}/{self.tool}"
 
 
+class UserDailyUsage(models.Model):
+    """Per user and UTC day totals (a coarser rollup, kept with DailyUsage) for all-user views."""
+
+    COUNTERS = ("requests", "total_tokens", "cost_usd")
+    KEY = ("user_id", "day")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    requests = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**COST_DIGITS, default=0)
+
+    class Meta:
+        verbose_name_plural = "user daily usage"
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="userdailyusage_key_uniq")]
+        indexes = [models.Index(fields=["day"], name="userdailyusage_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id}"
+
+
 class OptimizationPolicy(models.Model):
     """A user's token-saving policy, derived by the AutoTokenOptimizer unless an admin pins it."""
 

@@ -41,8 +41,18 @@ def _notify(
     severity: str = "warning",
     window_start: datetime | None = None,
     figures: dict[str, Any],
-    **extra,
+    budget_id: int | None = None,
+    threshold: Decimal | None = None,
+    percent_used: Decimal | None = None,
 ) -> Alert | None:
+    # Live events go through the channel layer (msgpack on Redis): plain strings and ints only.
+    live = {
+        "kind": kind,
+        "message": message,
+        **{k: None if v is None else str(v) for k, v in figures.items()},
+    }
+    if budget_id is not None:
+        live.update(budget=budget_id, threshold=str(threshold), percent_used=str(percent_used))
     return alert_raise(
         kind=kind,
         dedupe_key=dedupe_key,
@@ -53,8 +63,10 @@ def _notify(
         figures=figures,
         webhook_url=_setting("NETRA_ALERT_WEBHOOK_URL", ""),
         webhook_secret=_setting("NETRA_ALERT_WEBHOOK_SECRET", ""),
-        live_event={"kind": kind, "message": message, **{k: str(v) for k, v in figures.items()}, **extra},
-        **{k: v for k, v in extra.items() if k in ("budget_id", "threshold", "percent_used")},
+        live_event=live,
+        budget_id=budget_id,
+        threshold=threshold,
+        percent_used=percent_used,
     )
 
 

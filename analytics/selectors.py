@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from analytics.models import Alert, DailyUsage, OptimizationPolicy
+from analytics.models import Alert, DailyUsage, OptimizationPolicy, UserDailyUsage
 from tokens.models import SavingsRecord, UsageRecord
 
 PERIOD_CHOICES = (7, 30, 90)
@@ -358,7 +358,8 @@ def admin_overview(*, period: Period, top: int = 10) -> dict[str, Any]:
     """All users at a glance for staff: totals, top spenders, trend, unpriced models, open alerts."""
     from tokens.selectors import unpriced_models
 
-    base = DailyUsage.objects.filter(day__gte=period.start, day__lte=period.end)
+    # The (user, day) totals: at most users x days rows, whatever the ledger's size.
+    base = UserDailyUsage.objects.filter(day__gte=period.start, day__lte=period.end)
     by_user = list(
         base.values("user_id")
         .annotate(cost_usd=Sum("cost_usd"), total_tokens=Sum("total_tokens"), requests=Sum("requests"))

@@ -19,7 +19,7 @@ from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
-from analytics.models import DailyUsage, OptimizationPolicy
+from analytics.models import DailyUsage, OptimizationPolicy, UserDailyUsage
 from tokens.models import PER_MILLION, UsageRecord
 from tokens.pricing import catalog
 
@@ -87,19 +87,17 @@ def _add_into(rows: dict[tuple, dict[str, Any]], key: tuple, values: dict[str, A
             current[name] = current[name] + value
 
 
-def daily_usage_add(*, rows: dict[tuple, dict[str, Any]]) -> None:
-    """Add counters to DailyUsage rows keyed by (user_id, day, agent, model, tool), creating them."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(DailyUsage._meta.db_table)
+def _upsert(model, rows: dict[tuple, dict[str, Any]]) -> None:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET x = x + EXCLUDED.x`` for ``model``'s counters."""
     q = connection.ops.quote_name
-    counters = DailyUsage.COUNTERS
-    columns = ", ".join(q(c) for c in (*DailyUsage.KEY, *counters))
-    conflict = ", ".join(q(c) for c in DailyUsage.KEY)
+    table = q(model._meta.db_table)
+    counters = model.COUNTERS
+    columns = ", ".join(q(c) for c in (*model.KEY, *counters))
+    conflict = ", ".join(q(c) for c in model.KEY)
     updates = ", ".join(f"{q(c)} = {table}.{q(c)} + EXCLUDED.{q(c)}" for c in counters)
-    placeholder = "(" + ", ".join(["%s"] * (len(DailyUsage.KEY) + len(counters))) + ")"
+    placeholder = "(" + ", ".join(["%s"] * (len(model.KEY) + len(counters))) + ")"
     # Sorted keys make concurrent batches lock rows in the same order: no deadlocks.
-    items = sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3], kv[0][4]))
+    items = sorted(rows.items(), key=lambda kv: kv[0])
     with connection.cursor() as cursor:
         for start in range(0, len(items), _UPSERT_CHUNK):
             chunk = items[start : start + _UPSERT_CHUNK]
@@ -112,6 +110,18 @@ def daily_usage_add(*, rows: dict[tuple, dict[str, Any]]) -> None:
                 f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
                 params,
             )
+
+
+def daily_usage_add(*, rows: dict[tuple, dict[str, Any]]) -> None:
+    """Add counters to DailyUsage rows keyed by (user_id, day, agent, model, tool), creating
+    them, and the same figures to the (user_id, day) totals."""
+    if not rows:
+        return
+    per_user_day: dict[tuple, dict[str, Any]] = {}
+    for key, values in rows.items():
+        _add_into(per_user_day, key[:2], {c: values[c] for c in UserDailyUsage.COUNTERS})
+    _upsert(DailyUsage, rows)
+    _upsert(UserDailyUsage, per_user_day)
 
 
 def daily_usage_record(*, records: Iterable[UsageRecord]) -> None:
@@ -193,35 +203,44 @@ def daily_usage_rebuild(*, start: date, end: date, user=None) -> int:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"LOCK TABLE {connection.ops.quote_name(DailyUsage._meta.db_table)} "
-                    "IN SHARE ROW EXCLUSIVE MODE"
+                    f"LOCK TABLE {connection.ops.quote_name(DailyUsage._meta.db_table)}, "
+                    f"{connection.ops.quote_name(UserDailyUsage._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE"
                 )
         stale = DailyUsage.objects.filter(day__gte=start, day__lte=end)
+        stale_totals = UserDailyUsage.objects.filter(day__gte=start, day__lte=end)
         ledger = UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
         if user is not None:
             stale = stale.filter(user=user)
+            stale_totals = stale_totals.filter(user=user)
             ledger = ledger.filter(user=user)
         stale.delete()
+        stale_totals.delete()
+        aggregates = _rebuild_aggregates()
         grouped = (
             ledger.annotate(day=TruncDate("occurred_at"))
             .values("user_id", "day", "agent", "model", "tool")
-            .annotate(**{f"sum_{name}": agg for name, agg in _rebuild_aggregates().items()})
+            # Aggregates are named apart from the ledger's columns they read.
+            .annotate(**{f"sum_{name}": aggregates[name] for name in DailyUsage.COUNTERS})
             .order_by()
         )
-        batch: list[DailyUsage] = []
-        created = 0
-        for summed in grouped.iterator(chunk_size=5000):
-            # Aggregates are named apart from the ledger's columns they read.
-            values = {k.removeprefix("sum_"): v for k, v in summed.items()}
-            values["usd_saved"] = Decimal(values["usd_saved"] or 0).quantize(QUANTUM)
-            values["cost_usd"] = Decimal(values["cost_usd"] or 0).quantize(QUANTUM)
-            batch.append(DailyUsage(**values))
-            if len(batch) >= 5000:
-                DailyUsage.objects.bulk_create(batch)
-                created += len(batch)
-                batch = []
-        DailyUsage.objects.bulk_create(batch)
-        created += len(batch)
+        # One INSERT ... SELECT: the database groups and writes without a round trip per row.
+        sql, params = grouped.query.sql_with_params()
+        q = connection.ops.quote_name
+        columns = ", ".join(q(c) for c in (*DailyUsage.KEY, *DailyUsage.COUNTERS))
+        totals = (
+            stale.values("user_id", "day")
+            .annotate(**{f"sum_{name}": Sum(name) for name in UserDailyUsage.COUNTERS})
+            .order_by()
+        )
+        totals_sql, totals_params = totals.query.sql_with_params()
+        totals_columns = ", ".join(q(c) for c in (*UserDailyUsage.KEY, *UserDailyUsage.COUNTERS))
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {q(DailyUsage._meta.db_table)} ({columns}) {sql}", params)
+            created = cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {q(UserDailyUsage._meta.db_table)} ({totals_columns}) {totals_sql}",
+                totals_params,
+            )
     return created
 
 

@@ -92,8 +92,29 @@ class AllocateForm(forms.Form):
         return out
 
 
+class BudgetForm(forms.ModelForm):
+    webhook_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = Budget
+        fields = ("scope", "user", "agent", "run_id", "parent", "priority", "is_active", "period", "timezone",
+                  "limit_tokens", "limit_usd", "enforcement", "thresholds", "strict", "webhook_url",
+                  "webhook_secret")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.budget_validate(values={k: v for k, v in data.items() if k in ("timezone", "thresholds")})
+        except ApiError as exc:
+            raise forms.ValidationError({k: v for k, v in exc.fields.items()}) from exc
+        if data.get("limit_tokens") is None and data.get("limit_usd") is None:
+            raise forms.ValidationError({"limit_tokens": "Set limit_tokens, limit_usd or both."})
+        return data
+
+
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
+    form = BudgetForm
     list_display = ("id", "owner", "scope", "target", "period", "enforcement", "progress", "percent", "status")
     list_display_links = ("id", "owner")
     list_filter = ("scope", StatusFilter, "period", "enforcement", ("user", admin.RelatedOnlyFieldListFilter))
@@ -180,6 +201,8 @@ class BudgetAdmin(admin.ModelAdmin):
         if formset.model is not Budget:
             return super().save_formset(request, form, formset, change)
         parent = form.instance
+        # The admin's change message reads these lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or inline_form in formset.deleted_forms:
                 continue
@@ -187,16 +210,20 @@ class BudgetAdmin(admin.ModelAdmin):
             child = inline_form.instance
             if child.pk:
                 changes = {k: data[k] for k in inline_form.changed_data if k in services.EDITABLE}
-                services.budget_update(budget=Budget.objects.get(pk=child.pk), by=request.user, **changes)
+                saved = services.budget_update(budget=Budget.objects.get(pk=child.pk), by=request.user, **changes)
+                formset.changed_objects.append((saved, inline_form.changed_data))
             else:
-                services.budget_create(
+                saved = services.budget_create(
                     by=request.user, scope=Budget.SCOPE_USER_AGENT, user=parent.user, agent=data["agent"],
                     parent=parent, period=parent.period, timezone=parent.timezone, priority=data["priority"],
                     limit_tokens=data.get("limit_tokens"), limit_usd=data.get("limit_usd"),
                     enforcement=data["enforcement"], is_active=data["is_active"],
                 )
-        for deleted in formset.deleted_objects:
-            deleted.delete()
+                formset.new_objects.append(saved)
+        for deleted_form in formset.deleted_forms:
+            if deleted_form.instance.pk:
+                formset.deleted_objects.append(deleted_form.instance)
+                deleted_form.instance.delete()
 
     # -- actions ------------------------------------------------------------------------------
 

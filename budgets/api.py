@@ -105,7 +105,8 @@ def _get_budget(request: Request, budget_id: int) -> Budget:
 class BudgetListApi(APIView):
     """GET the caller's budgets with live figures; POST creates one (staff and service keys)."""
 
-    @extend_schema(parameters=[OpenApiParameter("user", str, required=False)], responses=dict)
+    @extend_schema(operation_id="budgets_list", parameters=[OpenApiParameter("user", str, required=False)],
+                   responses=dict)
     def get(self, request: Request) -> Response:
         user = acting_user(request, request.query_params.get("user"))
         return Response({"budgets": [budget_out(i) for i in selectors.budgets_for_user(user=user)]})
@@ -123,7 +124,7 @@ class BudgetListApi(APIView):
 class BudgetDetailApi(APIView):
     """GET one budget; PATCH changes limits and settings (staff and service keys, audited)."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(operation_id="budgets_retrieve", responses=dict)
     def get(self, request: Request, budget_id: int) -> Response:
         budget = _get_budget(request, budget_id)
         (item,) = selectors.budget_figures(budgets=[budget])
@@ -145,31 +146,32 @@ class BudgetDetailApi(APIView):
         return Response(budget_out(item))
 
 
+class BudgetCheckInputSerializer(serializers.Serializer):
+    agent = serializers.CharField(max_length=100)
+    model = serializers.CharField(max_length=200)
+    run_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    user = serializers.CharField(required=False, help_text="Service keys only: check for this user.")
+    estimated_input_tokens = serializers.IntegerField(required=False, min_value=0)
+    prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    messages = serializers.ListField(child=serializers.DictField(), required=False)
+    max_output_tokens = serializers.IntegerField(required=False, min_value=1)
+    reserve = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        given = [k for k in ("estimated_input_tokens", "prompt", "messages") if k in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"estimated_input_tokens": ["Provide exactly one of estimated_input_tokens, prompt, messages."]}
+            )
+        return attrs
+
+
 class BudgetCheckApi(APIView):
     """May this call go ahead? A denial is 200 with allowed=false."""
 
-    class InputSerializer(serializers.Serializer):
-        agent = serializers.CharField(max_length=100)
-        model = serializers.CharField(max_length=200)
-        run_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        user = serializers.CharField(required=False, help_text="Service keys only: check for this user.")
-        estimated_input_tokens = serializers.IntegerField(required=False, min_value=0)
-        prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-        messages = serializers.ListField(child=serializers.DictField(), required=False)
-        max_output_tokens = serializers.IntegerField(required=False, min_value=1)
-        reserve = serializers.BooleanField(required=False, default=False)
-
-        def validate(self, attrs):
-            given = [k for k in ("estimated_input_tokens", "prompt", "messages") if k in attrs]
-            if len(given) != 1:
-                raise serializers.ValidationError(
-                    {"estimated_input_tokens": ["Provide exactly one of estimated_input_tokens, prompt, messages."]}
-                )
-            return attrs
-
-    @extend_schema(request=InputSerializer, responses=dict)
+    @extend_schema(request=BudgetCheckInputSerializer, responses=dict)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = BudgetCheckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         user = acting_user(request, v.get("user"))
@@ -208,9 +210,11 @@ class BudgetCheckApi(APIView):
         })
 
 
+class ReservationActionInputSerializer(serializers.Serializer):
+    user = serializers.CharField(required=False, help_text="Service keys only.")
+
+
 class _ReservationActionApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        user = serializers.CharField(required=False, help_text="Service keys only.")
 
     def _user(self, request: Request):
         body = request.data if isinstance(request.data, dict) else {}
@@ -220,7 +224,7 @@ class _ReservationActionApi(APIView):
 class ReservationReleaseApi(_ReservationActionApi):
     """Give a hold back before it expires. Releasing twice answers the same; 409 once committed/expired."""
 
-    @extend_schema(request=_ReservationActionApi.InputSerializer, responses={200: dict, 404: dict, 409: dict})
+    @extend_schema(request=ReservationActionInputSerializer, responses={200: dict, 404: dict, 409: dict})
     def post(self, request: Request, reservation_id) -> Response:
         reservation = services.reservation_release(user=self._user(request), reservation_id=reservation_id)
         return Response(reservation_out(reservation))
@@ -229,7 +233,7 @@ class ReservationReleaseApi(_ReservationActionApi):
 class ReservationCommitApi(_ReservationActionApi):
     """Close a hold without charging it (a usage record with reservation_id is the normal commit)."""
 
-    @extend_schema(request=_ReservationActionApi.InputSerializer, responses={200: dict, 404: dict, 409: dict})
+    @extend_schema(request=ReservationActionInputSerializer, responses={200: dict, 404: dict, 409: dict})
     def post(self, request: Request, reservation_id) -> Response:
         reservation = services.reservation_commit(user=self._user(request), reservation_id=reservation_id)
         return Response(reservation_out(reservation))

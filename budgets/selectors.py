@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -10,7 +12,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, Q, Sum
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
@@ -49,9 +53,76 @@ def budgets_active_for_users(*, user_ids: Iterable[int]) -> list[Budget]:
     )
 
 
+class _TtlCache:
+    """A small per-process cache for the hot path; cleared on every local budget change.
+
+    Only *which* budgets exist is cached: limits and enforcement are re-read
+    with the window rows under the lock, so a changed limit applies at once. A
+    budget created in another process is enforced here within the TTL.
+    """
+
+    def __init__(self, setting: str, default: float) -> None:
+        self.setting, self.default = setting, default
+        self.data: dict = {}
+        self.lock = threading.Lock()
+
+    def ttl(self) -> float:
+        # Off under tests: test databases roll back without signals, so ids get reused.
+        return getattr(settings, self.setting, 0 if settings.TESTING else self.default)
+
+    def get(self, key):
+        hit = self.data.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, key, value) -> None:
+        ttl = self.ttl()
+        if ttl > 0:
+            with self.lock:
+                if len(self.data) > 10_000:
+                    self.data.clear()
+                self.data[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+budget_cache = _TtlCache("NETRA_BUDGET_CACHE_SECONDS", 5)
+estimate_cache = _TtlCache("NETRA_ESTIMATE_CACHE_SECONDS", 60)
+
+
+def _budgets_changed(**kwargs) -> None:
+    budget_cache.clear()
+
+
+post_save.connect(_budgets_changed, sender=Budget, dispatch_uid="budget_cache_clear_save")
+post_delete.connect(_budgets_changed, sender=Budget, dispatch_uid="budget_cache_clear_delete")
+
+
+def budgets_for_users_cached(*, user_ids: Iterable[int]) -> list[Budget]:
+    """budgets_active_for_users through the per-process cache (the check and ingestion hot path)."""
+    user_ids = sorted(set(user_ids))
+    found: dict[int, Budget] = {}
+    missing = []
+    for uid in user_ids:
+        hit = budget_cache.get(uid)
+        if hit is None:
+            missing.append(uid)
+        else:
+            found.update((b.pk, b) for b in hit)
+    if missing:
+        loaded = budgets_active_for_users(user_ids=missing)
+        for uid in missing:
+            budget_cache.put(uid, [b for b in loaded if b.user_id in (uid, None)])
+        found.update((b.pk, b) for b in loaded)
+    return [found[pk] for pk in sorted(found)]
+
+
 def budgets_applicable(*, user, agent: str, run_id: str = "") -> list[Budget]:
     return [
-        b for b in budgets_active_for_users(user_ids=[user.pk])
+        b for b in budgets_for_users_cached(user_ids=[user.pk])
         if budget_applies(b, user_id=user.pk, agent=agent, run_id=run_id)
     ]
 
@@ -251,15 +322,24 @@ def output_estimate(
 
     Strict budgets hold the full cap. Otherwise the 95th percentile of the
     completion tokens of this agent and model's recent calls (a default when
-    there is no history), never above the cap.
+    there is no history), never above the cap. The percentile is cached per
+    process for a minute: it is a heuristic, and a query per check is not.
     """
-    from tokens.models import UsageRecord
-
     caps = [c for c in (max_output_tokens, model_max) if c]
     cap = min(caps) if caps else None
     if strict:
         return cap if cap is not None else DEFAULT_OUTPUT_TOKENS
-    now = now or timezone.now()
+    key = (user.pk, agent, model)
+    estimate = estimate_cache.get(key)
+    if estimate is None:
+        estimate = _recent_p95(user=user, agent=agent, model=model, now=now or timezone.now())
+        estimate_cache.put(key, estimate)
+    return min(estimate, cap) if cap is not None else estimate
+
+
+def _recent_p95(*, user, agent: str, model: str, now: datetime) -> int:
+    from tokens.models import UsageRecord
+
     sample = list(
         UsageRecord.objects.filter(
             user=user, agent=agent, model=model, occurred_at__gte=now - ESTIMATE_LOOKBACK
@@ -268,12 +348,10 @@ def output_estimate(
         .annotate(completion=F("output_tokens") + F("reasoning_tokens"))
         .values_list("completion", flat=True)[:ESTIMATE_SAMPLE]
     )
-    if sample:
-        sample.sort()
-        estimate = sample[max(0, math.ceil(0.95 * len(sample)) - 1)]
-    else:
-        estimate = DEFAULT_OUTPUT_TOKENS
-    return min(estimate, cap) if cap is not None else estimate
+    if not sample:
+        return DEFAULT_OUTPUT_TOKENS
+    sample.sort()
+    return sample[max(0, math.ceil(0.95 * len(sample)) - 1)]
 
 
 def reservation_for_user(*, user, reservation_id) -> Reservation | None:

@@ -1,10 +1,11 @@
 """Writes: checks and reservations, applying usage, expiry, and budget administration.
 
 Concurrency rule: whoever changes what a budget window may still spend locks
-its BudgetWindow rows first, always in primary-key order (one helper,
-``_lock_windows``), so two writers never deadlock and a check sees every hold
-and every commit that happened before it. Releasing or expiring a hold only
-frees room, so it needs no window lock.
+its BudgetWindow rows first, always in (budget id, window start) order
+(``_lock_windows`` for checks and resets, ``_charge_windows`` updating in the
+same order for usage), so two writers never deadlock and a check sees every
+hold and every commit that happened before it. Releasing or expiring a hold
+only frees room, so it needs no window lock.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from budgets import selectors
@@ -37,26 +37,40 @@ def reservation_ttl() -> timedelta:
 
 
 def _lock_windows(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime], BudgetWindow]:
-    """Create missing window rows, then lock all of them in pk order."""
+    """Create missing window rows, then lock them in (budget, window start) order, budgets read fresh.
+
+    A key whose budget no longer exists is left out (the window is created
+    with INSERT ... SELECT, so a deleted budget never breaks the transaction).
+    """
     if not keys:
         return {}
 
     def fetch() -> dict[tuple[int, datetime], BudgetWindow]:
         rows = (
             BudgetWindow.objects.filter(budget_id__in={k[0] for k in keys}, window_start__in={k[1] for k in keys})
-            .order_by("pk")
+            .select_related("budget")
+            .order_by("budget_id", "window_start")
             .select_for_update(of=("self",))
         )
         return {(w.budget_id, w.window_start): w for w in rows if (w.budget_id, w.window_start) in keys}
 
     found = fetch()
     if len(found) < len(keys):
-        BudgetWindow.objects.bulk_create(
-            [BudgetWindow(budget_id=b, window_start=s) for (b, s) in keys if (b, s) not in found],
-            ignore_conflicts=True,
-        )
+        _create_windows({k for k in keys if k not in found})
         found = fetch()
     return found
+
+
+def _create_windows(keys: set[tuple[int, datetime]]) -> None:
+    q = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {q(BudgetWindow._meta.db_table)} (budget_id, window_start, spent_tokens, spent_usd) "
+        f"SELECT id, %s, 0, 0 FROM {q(Budget._meta.db_table)} WHERE id = %s "
+        "ON CONFLICT (budget_id, window_start) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(connection.ops.adapt_datetimefield_value(start), budget_id)
+                                 for budget_id, start in sorted(keys)])
 
 
 # --- Checks and reservations -------------------------------------------------------------
@@ -118,37 +132,50 @@ def budget_check(
     keys = {(b.pk, bounds[b.pk][0]) for b in budgets}
 
     with transaction.atomic():
-        windows = _lock_windows(keys)
-        reserved = selectors.live_reserved(keys=keys, now=now)
-        items, hard_denials, soft_over = [], [], []
-        for b in budgets:
-            start, end = bounds[b.pk]
-            w = windows[(b.pk, start)]
-            r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
-            item = selectors.figures(
-                b, window_start=start, window_end=end, spent_tokens=w.spent_tokens, spent_usd=w.spent_usd,
-                reserved_tokens=r_tokens, reserved_usd=r_usd,
-            )
-            items.append(item)
-            if _would_exceed(b, item, tokens=tokens, usd=usd):
-                (hard_denials if b.enforcement == Budget.HARD else soft_over).append(b)
-        allowed = not hard_denials
         reservation = None
-        if allowed and reserve:
+        if reserve:
+            # Written before the lock so the lock is held for as little as possible: nobody else
+            # sees these rows before our commit, and a denial deletes them in this transaction.
             reservation = Reservation.objects.create(
                 user=user, agent=agent, model=model, run_id=run_id, input_tokens=input_tokens,
                 output_tokens=output_tokens, tokens=tokens, cost_usd=usd, created_at=now,
                 expires_at=now + (ttl or reservation_ttl()),
             )
             ReservationHold.objects.bulk_create([
-                ReservationHold(
-                    reservation=reservation, budget_id=b.pk, window_start=bounds[b.pk][0], tokens=tokens,
-                    cost_usd=usd, expires_at=reservation.expires_at,
-                )
+                ReservationHold(reservation=reservation, budget_id=b.pk, window_start=bounds[b.pk][0],
+                                tokens=tokens, cost_usd=usd, expires_at=reservation.expires_at)
                 for b in budgets
             ])
+        windows = _lock_windows(keys)
+        # Our own holds are visible to us: with a reservation the sum already includes this estimate.
+        reserved = selectors.live_reserved(keys=keys, now=now)
+        pending_tokens, pending_usd = (0, ZERO) if reserve else (tokens, usd)
+        items, hard_denials, soft_over, applied, skipped = [], [], [], [], []
+        for cached in budgets:
+            start, end = bounds[cached.pk]
+            w = windows.get((cached.pk, start))
+            if w is None or not w.budget.is_active:
+                skipped.append(cached.pk)  # deleted or switched off since it was cached
+                continue
+            b = w.budget  # limits and enforcement as of the lock, never from the cache
+            applied.append(b)
+            r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
+            item = selectors.figures(
+                b, window_start=start, window_end=end, spent_tokens=w.spent_tokens, spent_usd=w.spent_usd,
+                reserved_tokens=r_tokens, reserved_usd=r_usd,
+            )
+            items.append(item)
+            if _would_exceed(b, item, tokens=pending_tokens, usd=pending_usd):
+                (hard_denials if b.enforcement == Budget.HARD else soft_over).append(b)
+        allowed = not hard_denials
+        if reservation is not None and not allowed:
+            ReservationHold.objects.filter(reservation=reservation).delete()
+            Reservation.objects.filter(pk=reservation.pk).delete()
+            reservation = None
             for item in items:
-                _add_hold(item, tokens=tokens, usd=usd)
+                _add_hold(item, tokens=-tokens, usd=-usd)
+        elif reservation is not None and skipped:
+            ReservationHold.objects.filter(reservation=reservation, budget_id__in=skipped).delete()
 
     if hard_denials:
         reason = "budget_exceeded"
@@ -156,7 +183,7 @@ def budget_check(
     elif soft_over:
         reason = "soft_limit_exceeded"
         message = "Allowed past a soft limit: " + "; ".join(_denial_text(b, items) for b in soft_over) + "."
-    elif budgets:
+    elif applied:
         reason, message = "within_budget", "Within every applicable budget."
     else:
         reason, message = "no_budget", "No budget applies to this call."
@@ -167,6 +194,7 @@ def budget_check(
 
 
 def _would_exceed(budget: Budget, item: dict, *, tokens: int, usd: Decimal) -> bool:
+    """Used up already, or committed + live holds + ``tokens``/``usd`` past the limit."""
     if budget.limit_tokens is not None:
         if item["spent_tokens"] >= budget.limit_tokens or tokens > item["remaining_tokens"]:
             return True
@@ -290,11 +318,10 @@ def usage_apply(*, records: list, count_tokens: bool = True, settle: bool = True
     now = timezone.now()
     if settle:
         _settle_reservations(records, now=now)
-    budgets = selectors.budgets_active_for_users(user_ids={r.user_id for r in records})
+    budgets = selectors.budgets_for_users_cached(user_ids={r.user_id for r in records})
     if not budgets:
         return
     increments: dict[tuple[int, datetime], list] = defaultdict(lambda: [0, ZERO])
-    by_pk = {b.pk: b for b in budgets}
     for record in records:
         for b in budgets:
             if selectors.budget_applies(b, user_id=record.user_id, agent=record.agent, run_id=record.run_id):
@@ -305,58 +332,84 @@ def usage_apply(*, records: list, count_tokens: bool = True, settle: bool = True
                 inc[1] += record.cost_usd
     if not increments:
         return
-    windows = _lock_windows(set(increments))
-    for key in sorted(increments, key=lambda k: windows[k].pk):
+    by_pk = {b.pk: b for b in budgets}
+    for key, (new_tokens, new_usd) in _charge_windows(increments).items():
         tokens, usd = increments[key]
-        if not tokens and not usd:
-            continue
-        window = windows[key]
-        BudgetWindow.objects.filter(pk=window.pk).update(
-            spent_tokens=F("spent_tokens") + tokens, spent_usd=F("spent_usd") + usd
-        )
-        # The row is locked, so old + increment is exactly the new value.
-        budget = by_pk[key[0]]
+        # The UPDATE holds the row lock, so new - increment is exactly the old value. Thresholds
+        # and limits come from the cached budget: at worst a few seconds old, and only for alerts.
         _alerts_for_crossing(
-            budget, window_start=key[1],
-            before=(window.spent_tokens, window.spent_usd),
-            after=(window.spent_tokens + tokens, window.spent_usd + usd),
+            by_pk[key[0]], window_start=key[1], before=(new_tokens - tokens, new_usd - usd),
+            after=(new_tokens, new_usd),
         )
+
+
+def _charge_windows(increments: dict[tuple[int, datetime], list]) -> dict[tuple[int, datetime], tuple]:
+    """Add to each window's spend with one UPDATE ... RETURNING each, in the lock order.
+
+    Returns the new (tokens, usd) per window. A window that does not exist yet
+    is created first; one whose budget was deleted meanwhile is skipped.
+    """
+    q = connection.ops.quote_name
+    sql = (
+        f"UPDATE {q(BudgetWindow._meta.db_table)} SET spent_tokens = spent_tokens + %s, "
+        "spent_usd = spent_usd + %s WHERE budget_id = %s AND window_start = %s RETURNING spent_tokens, spent_usd"
+    )
+    out = {}
+    with connection.cursor() as cursor:
+        for key in sorted(increments):
+            tokens, usd = increments[key]
+            if not tokens and not usd:
+                continue
+            params = (tokens, usd, key[0], connection.ops.adapt_datetimefield_value(key[1]))
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            if row is None:
+                _create_windows({key})
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is not None:
+                out[key] = (int(row[0]), _decimal(row[1]))
+    return out
+
+
+def _decimal(value) -> Decimal:
+    # SQLite hands back a float for a numeric column; PostgreSQL a Decimal.
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(COST_QUANTUM)
 
 
 def _settle_reservations(records: list, *, now: datetime) -> None:
     wanted = {r.reservation_id: r for r in records if r.reservation_id}
     if not wanted:
         return
-    found = {
-        res.pk: res
-        for res in Reservation.objects.filter(pk__in=list(wanted)).order_by("pk").select_for_update()
-    }
-    live_ids = []
-    for reservation_id, record in wanted.items():
-        res = found.get(reservation_id)
+    committed, odd = [], []
+    for reservation_id, record in sorted(wanted.items()):
+        # One conditional UPDATE commits a live reservation of this user; anything else is looked at below.
+        if Reservation.objects.filter(
+            pk=reservation_id, user_id=record.user_id, status=Reservation.ACTIVE, expires_at__gt=now
+        ).update(status=Reservation.COMMITTED, settled_at=now, record_id=record.pk,
+                 actual_tokens=record.total_tokens, actual_usd=record.cost_usd):
+            committed.append(reservation_id)
+        else:
+            odd.append(reservation_id)
+    found = {res.pk: res for res in Reservation.objects.filter(pk__in=odd)} if odd else {}
+    for reservation_id in odd:
+        record, res = wanted[reservation_id], found.get(reservation_id)
         if res is None or res.user_id != record.user_id:
             logger.warning("usage %s names reservation %s, unknown to its user; charged without it",
                            record.pk, reservation_id)
-            continue
-        if res.status == Reservation.ACTIVE and res.expires_at > now:
-            Reservation.objects.filter(pk=res.pk).update(
-                status=Reservation.COMMITTED, settled_at=now, record_id=record.pk,
-                actual_tokens=record.total_tokens, actual_usd=record.cost_usd,
-            )
-            live_ids.append(res.pk)
             continue
         logger.info("usage %s commits reservation %s which is %s; charged without it", record.pk, res.pk,
                     "expired" if res.status == Reservation.ACTIVE else res.status)
         update: dict[str, Any] = {}
         if res.status == Reservation.ACTIVE:
             update = {"status": Reservation.EXPIRED, "settled_at": now}
-            live_ids.append(res.pk)
+            committed.append(res.pk)  # its holds go too
         if res.record_id is None:
             update.update(record_id=record.pk, actual_tokens=record.total_tokens, actual_usd=record.cost_usd)
         if update:
             Reservation.objects.filter(pk=res.pk).update(**update)
-    if live_ids:
-        ReservationHold.objects.filter(reservation_id__in=live_ids).update(active=False)
+    if committed:
+        ReservationHold.objects.filter(reservation_id__in=committed, active=True).update(active=False)
 
 
 def _alerts_for_crossing(
@@ -415,7 +468,7 @@ def _audit_value(value: Any) -> str:
     return str(value)
 
 
-def _validate(values: dict[str, Any]) -> None:
+def budget_validate(*, values: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     tz = values.get("timezone")
     if tz and not valid_timezone(tz):
@@ -432,7 +485,7 @@ def _validate(values: dict[str, Any]) -> None:
 
 def budget_create(*, by, **values: Any) -> Budget:
     """Create a budget; scope decides which of user/agent/run_id are required."""
-    _validate(values)
+    budget_validate(values=values)
     scope = values.get("scope", Budget.SCOPE_USER)
     errors: dict[str, list[str]] = {}
     if scope == Budget.SCOPE_GLOBAL and values.get("user") is not None:
@@ -463,7 +516,7 @@ def budget_create(*, by, **values: Any) -> Budget:
 
 def budget_update(*, budget: Budget, by, note: str = "", **changes: Any) -> Budget:
     """Change a budget; every change of a limit, enforcement or window setting is audited."""
-    _validate(changes)
+    budget_validate(values=changes)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ApiError("These fields cannot be changed: " + ", ".join(sorted(unknown)) + ".",

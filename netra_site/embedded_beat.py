@@ -33,7 +33,15 @@ def _interval_seconds(schedule) -> float:
 def _loop() -> None:
     from netra_site.celery import app
 
-    schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", {})
+    app.loader.import_default_modules()  # autodiscover the apps' tasks modules
+    schedule = {
+        name: entry
+        for name, entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).items()
+        if entry["task"] in app.tasks
+    }
+    missing = set(getattr(settings, "CELERY_BEAT_SCHEDULE", {})) - set(schedule)
+    if missing:
+        logger.warning("periodic jobs without a registered task, not run: %s", ", ".join(sorted(missing)))
     next_run = {name: time.monotonic() + 5 for name in schedule}
     while True:
         now = time.monotonic()

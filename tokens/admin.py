@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from tokens import selectors
 from tokens.models import ApiKey, ModelPrice, Run, UsageRecord
@@ -23,8 +23,30 @@ class ModelPriceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A stored version is history: change a price by adding a new version.
         if obj is not None:
-            return [f.name for f in self.model._meta.fields]
+            return [f.name for f in self.model._meta.fields] + ["price_history"]
         return ()
+
+    def get_fields(self, request, obj=None):
+        fields = [f.name for f in self.model._meta.fields if f.name not in ("id", "created_at")]
+        return fields + ["price_history"] if obj is not None else fields
+
+    @admin.display(description="price history (USD per 1M tokens)")
+    def price_history(self, obj: ModelPrice) -> str:
+        rows = ModelPrice.objects.filter(name=obj.name).order_by("-valid_from")
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{r.valid_from:%Y-%m-%d %H:%M}", money_str(r.input_per_million),
+                 money_str(r.output_per_million), money_str(r.cache_read_per_million) or "-",
+                 money_str(r.cache_write_per_million) or "-")
+                for r in rows
+            ),
+        )
+        return format_html(
+            "<table><tr><th>valid from</th><th>input</th><th>output</th><th>cache read</th>"
+            "<th>cache write</th></tr>{}</table>", body,
+        )
 
     def get_urls(self):
         return [
@@ -178,7 +200,8 @@ class UserPreferenceAdmin(admin.ModelAdmin):
 
 
 class SavingsRecordAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "source", "technique", "model", "original_tokens", "optimized_tokens",
+    list_display = ("created_at", "user", "source", "technique", "model", "original_tokens",
+                    "optimized_tokens",
                     "tokens_saved", "usd")
     list_filter = ("source", "technique", "model")
     search_fields = ("user__username", "technique", "model")

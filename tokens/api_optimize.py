@@ -49,6 +49,9 @@ def _price_or_400(model: str):
 
 class OptimizePromptApi(APIView):
     class InputSerializer(_Acting):
+        class Meta:
+            ref_name = "OptimizePromptInput"
+
         model = serializers.CharField(max_length=200)
         prompt = serializers.CharField(trim_whitespace=False, max_length=MAX_TEXT)
         level = serializers.ChoiceField(choices=LEVELS, default="balanced")
@@ -63,6 +66,9 @@ class OptimizePromptApi(APIView):
         )
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OptimizePromptOutput"
+
         optimized = serializers.CharField()
         original_tokens = serializers.IntegerField()
         optimized_tokens = serializers.IntegerField()
@@ -98,6 +104,9 @@ class OptimizePromptApi(APIView):
 
 class OptimizeContextApi(APIView):
     class InputSerializer(_Acting):
+        class Meta:
+            ref_name = "OptimizeContextInput"
+
         model = serializers.CharField(max_length=200)
         messages = serializers.ListField(child=serializers.DictField(), allow_empty=False)
         max_response_tokens = serializers.IntegerField(required=False, min_value=0, default=2000)
@@ -182,6 +191,9 @@ class OptimizeContextApi(APIView):
 
 class OptimizeChunksApi(APIView):
     class InputSerializer(_Acting):
+        class Meta:
+            ref_name = "OptimizeChunksInput"
+
         model = serializers.CharField(max_length=200)
         text = serializers.CharField(trim_whitespace=False, max_length=MAX_TEXT)
         max_tokens_per_chunk = serializers.IntegerField(min_value=1, max_value=1_000_000)
@@ -221,6 +233,9 @@ class OptimizeChunksApi(APIView):
 
 class OptimizeDataRequestApi(APIView):
     class InputSerializer(_Acting):
+        class Meta:
+            ref_name = "OptimizeDataRequestInput"
+
         model = serializers.CharField(max_length=200)
         user_request = serializers.CharField(max_length=MAX_TEXT)
         triage_result = serializers.DictField(required=False, default=dict)
@@ -231,30 +246,45 @@ class OptimizeDataRequestApi(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(self.InputSerializer, request.data)
         user = acting_user(request, data.get("user"))
+        enabled = optimization_enabled(user=user)
         plan = plan_data_request(
             user_request=data["user_request"],
             triage_result=data["triage_result"],
             previous_results=data["previous_results"],
             token_budget=data["token_budget"],
             model=data["model"],
+            optimize=enabled,
         )
+        if enabled and plan.estimated_tokens < plan.baseline_tokens:
+            savings_record_create(
+                user=user,
+                technique="data_request",
+                model=data["model"],
+                original_tokens=plan.baseline_tokens,
+                optimized_tokens=plan.estimated_tokens,
+                agent=data["agent"],
+            )
         return Response(
             {
                 "complexity": plan.complexity,
                 "strategy": plan.strategy,
                 "chunks": plan.chunks,
                 "estimated_tokens": plan.estimated_tokens,
+                "baseline_tokens": plan.baseline_tokens,
                 "optimization_applied": plan.optimization_applied,
                 "techniques": plan.techniques,
                 "omitted": plan.omitted,
                 "features": plan.features,
                 "within_budget": plan.estimated_tokens <= data["token_budget"],
-                "optimization_enabled": optimization_enabled(user=user),
+                "optimization_enabled": enabled,
             }
         )
 
 
 class _CacheRequest(_Acting):
+    class Meta:
+        ref_name = "CacheLookupInput"
+
     model = serializers.CharField(max_length=200)
     messages = serializers.ListField(child=serializers.DictField(), allow_empty=False)
     params = serializers.DictField(
@@ -302,6 +332,9 @@ class CacheLookupApi(APIView):
 
 class CacheStoreApi(APIView):
     class InputSerializer(_CacheRequest):
+        class Meta:
+            ref_name = "CacheStoreInput"
+
         response = serializers.JSONField()
         output_tokens = serializers.IntegerField(required=False, min_value=0)
         ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=30 * 24 * 3600)
@@ -320,16 +353,19 @@ class CacheStoreApi(APIView):
             )
         if not optimization_enabled(user=user):
             return Response({"stored": False, "key": None, "optimization_enabled": False})
-        result = response_cache.cache_store(
-            user=user,
-            model=data["model"],
-            messages=data["messages"],
-            response=data["response"],
-            params=_params(request.data, data["params"]),
-            output_tokens=data.get("output_tokens"),
-            ttl_seconds=data.get("ttl_seconds"),
-            shared=data["shared"],
-        )
+        try:
+            result = response_cache.cache_store(
+                user=user,
+                model=data["model"],
+                messages=data["messages"],
+                response=data["response"],
+                params=_params(request.data, data["params"]),
+                output_tokens=data.get("output_tokens"),
+                ttl_seconds=data.get("ttl_seconds"),
+                shared=data["shared"],
+            )
+        except response_cache.EntryTooLarge as exc:
+            raise ApiError(str(exc), code="entry_too_large", fields={"response": [str(exc)]}) from exc
         return Response(
             {
                 "stored": True,
@@ -397,6 +433,9 @@ def template_out(t: PromptTemplate) -> dict:
 
 class TemplateRenderApi(APIView):
     class InputSerializer(_Acting):
+        class Meta:
+            ref_name = "TemplateRenderInput"
+
         variables = serializers.DictField(required=False, default=dict)
         version = serializers.IntegerField(required=False, min_value=1)
         model = serializers.CharField(required=False, max_length=200)
@@ -438,6 +477,9 @@ class TemplateRenderApi(APIView):
 
 class OptimizePreferenceApi(APIView):
     class InputSerializer(_Acting):
+        class Meta:
+            ref_name = "OptimizePreferenceInput"
+
         optimization_enabled = serializers.BooleanField()
 
     @extend_schema(parameters=[OpenApiParameter("user", str, required=False)], responses=dict)

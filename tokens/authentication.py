@@ -17,12 +17,14 @@ def api_key_from_header(header: str | bytes | None) -> ApiKey | None:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None
-    return (
+    # key_hash is unique: no ORDER BY (first() would sort by the model's ordering).
+    keys = list(
         ApiKey.objects.active()
         .select_related("user")
         .filter(key_hash=ApiKey.hash(raw.strip()), user__is_active=True)
-        .first()
+        .order_by()[:1]
     )
+    return keys[0] if keys else None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

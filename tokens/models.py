@@ -248,15 +248,21 @@ class PromptTemplate(models.Model):
     version = models.PositiveIntegerField(default=1)
     body = models.TextField()
     variables = models.JSONField(default=list, blank=True)
-    baseline_body = models.TextField(blank=True, default="", help_text="The verbose prompt this template replaces.")
-    token_model = models.CharField(max_length=200, default="gpt-4o", help_text="Tokenizer used for the counts.")
+    baseline_body = models.TextField(
+        blank=True, default="", help_text="The verbose prompt this template replaces."
+    )
+    token_model = models.CharField(
+        max_length=200, default="gpt-4o", help_text="Tokenizer used for the counts."
+    )
     token_count = models.PositiveIntegerField(default=0, editable=False)
     baseline_token_count = models.PositiveIntegerField(default=0, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["name", "version"], name="prompttemplate_name_version_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="prompttemplate_name_version_uniq")
+        ]
         ordering = ["name", "-version"]
 
     def __str__(self) -> str:
@@ -268,7 +274,9 @@ class PromptTemplate(models.Model):
 
         self.variables = template_variables(self.body)
         self.token_count = count_text(self.body, self.token_model).tokens
-        self.baseline_token_count = count_text(self.baseline_body, self.token_model).tokens if self.baseline_body else 0
+        self.baseline_token_count = (
+            count_text(self.baseline_body, self.token_model).tokens if self.baseline_body else 0
+        )
         super().save(*args, **kwargs)
 
     @property
@@ -285,7 +293,9 @@ class PromptTemplate(models.Model):
 class UserPreference(models.Model):
     """Per-user switches; optimization is on unless the user turns it off."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
     optimization_enabled = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -296,7 +306,9 @@ class UserPreference(models.Model):
 class ResponseCacheEntry(models.Model):
     """Index row of one cached response (the payload lives in the Django cache); drives LRU eviction."""
 
-    scope = models.CharField(max_length=32, help_text="'u:<user id>' for private entries, 'shared' for shared.")
+    scope = models.CharField(
+        max_length=32, help_text="'u:<user id>' for private entries, 'shared' for shared."
+    )
     key_hash = models.CharField(max_length=64)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     model = models.CharField(max_length=200)
@@ -309,7 +321,9 @@ class ResponseCacheEntry(models.Model):
     last_used_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["scope", "key_hash"], name="responsecache_scope_key_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key_hash"], name="responsecache_scope_key_uniq")
+        ]
         verbose_name_plural = "response cache entries"
 
     def __str__(self) -> str:
@@ -327,7 +341,9 @@ class ResponseCacheCounter(models.Model):
     usd_saved = models.DecimalField(**COST_DIGITS, default=Decimal(0))
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "day"], name="responsecachecounter_user_day_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="responsecachecounter_user_day_uniq")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.day}: {self.hits} hits / {self.misses} misses"

@@ -40,8 +40,14 @@ def test_no_token_configured_means_staff_only(client, settings):
 def test_metric_values(client, staff_user, user, acme):
     cache.set(SENT_COUNTER_KEY, 42, timeout=None)
     post_usage(user, occurred_at=today_at(0), count=3, model="acme-large")
-    post_usage(user, occurred_at=today_at(0), count=1, model="acme-small", cache_hit=True,
-               optimization={"technique": "compress", "original_tokens": 1250})
+    post_usage(
+        user,
+        occurred_at=today_at(0),
+        count=1,
+        model="acme-small",
+        cache_hit=True,
+        optimization={"technique": "compress", "original_tokens": 1250},
+    )
     Alert.objects.create(kind=Alert.KIND_BUDGET_THRESHOLD, dedupe_key="b:1:100", message="m", threshold=100)
     Alert.objects.create(kind=Alert.KIND_BUDGET_THRESHOLD, dedupe_key="b:1:90", message="m", threshold=90)
     client.force_login(staff_user)

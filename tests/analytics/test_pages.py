@@ -94,8 +94,45 @@ def test_admin_overview_is_staff_only(client, user):
 def test_acknowledge_action(client, staff_user, user):
     alert = Alert.objects.create(kind=Alert.KIND_USAGE_SPIKE, dedupe_key="k1", message="m", user=user)
     client.force_login(staff_user)
-    response = client.post(reverse("admin:analytics_alert_changelist"),
-                           {"action": "acknowledge", "_selected_action": [alert.pk]})
+    response = client.post(
+        reverse("admin:analytics_alert_changelist"), {"action": "acknowledge", "_selected_action": [alert.pk]}
+    )
     assert response.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged_at is not None and alert.acknowledged_by == staff_user
+
+
+@pytest.mark.django_db
+def test_savings_tiles_add_both_sources(client, user, acme):
+    from decimal import Decimal
+
+    from tokens.models import SavingsRecord
+
+    post_usage(user, occurred_at=today_at(0), optimization={"technique": "compress", "original_tokens": 1400})
+    SavingsRecord.objects.create(
+        user=user,
+        source="cache",
+        technique="response_cache",
+        original_tokens=500,
+        optimized_tokens=0,
+        tokens_saved=500,
+        usd_saved=Decimal("0.002"),
+    )
+    SavingsRecord.objects.create(
+        user=user,
+        source="optimize",
+        technique="compress",
+        original_tokens=300,
+        optimized_tokens=200,
+        tokens_saved=100,
+        usd_saved=Decimal("0.001"),
+    )
+    client.force_login(user)
+    savings = client.get("/dashboard/?period=7d").context["savings"]
+    # 400 reported prompt tokens at acme-large's $10/1M, plus the optimize service's $0.001
+    assert (savings["optimization_tokens"], savings["optimization_usd"]) == (500, Decimal("0.005"))
+    assert (savings["cache_tokens"], savings["cache_usd"], savings["cache_events"]) == (
+        500,
+        Decimal("0.002"),
+        1,
+    )

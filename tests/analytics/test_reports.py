@@ -14,8 +14,14 @@ from tests.analytics.conftest import post_usage, today_at
 def usage(user, other_user, acme):
     # alice: writer 2 calls of acme-large (1000 in / 100 out: $0.013 each), planner 1 of acme-small
     post_usage(user, occurred_at=today_at(0), count=2, run_id="run-1", tool="search")
-    post_usage(user, occurred_at=today_at(0, days_ago=3), model="acme-small", agent="planner", run_id="run-2",
-               optimization={"technique": "compress", "original_tokens": 1500})
+    post_usage(
+        user,
+        occurred_at=today_at(0, days_ago=3),
+        model="acme-small",
+        agent="planner",
+        run_id="run-2",
+        optimization={"technique": "compress", "original_tokens": 1500},
+    )
     post_usage(other_user, occurred_at=today_at(0), count=5)
 
 
@@ -29,8 +35,12 @@ def test_summary_report(api, usage):
     assert body["total_tokens"] == 3300
     assert body["total_requests"] == 3
     assert body["average_cost_per_request_usd"] == "0.008883333333"
-    assert body["top_consumer"] == {"agent": "writer", "cost_usd": "0.026", "total_tokens": 2200,
-                                    "share_of_cost": "0.9756"}
+    assert body["top_consumer"] == {
+        "agent": "writer",
+        "cost_usd": "0.026",
+        "total_tokens": 2200,
+        "share_of_cost": "0.9756",
+    }
     # 500 prompt tokens saved at acme-small's $0.50 per 1M input
     assert body["optimization_savings"]["optimization_tokens"] == 500
     assert body["optimization_savings"]["optimization_usd"] == "0.00025"
@@ -41,14 +51,19 @@ def test_summary_report(api, usage):
 def test_detailed_report(api, usage):
     body = api.get("/api/v1/reports/cost?format=detailed&period=7d").json()
     assert [(a["key"], a["cost_usd"], a["requests"]) for a in body["by_agent"]] == [
-        ("writer", "0.026", 2), ("planner", "0.00065", 1)
+        ("writer", "0.026", 2),
+        ("planner", "0.00065", 1),
     ]
     assert [m["key"] for m in body["by_model"]] == ["acme-large", "acme-small"]
     assert len(body["daily_trend"]) == 7
     assert body["daily_trend"][-1]["cost_usd"] == "0.026"
     assert body["daily_trend"][-4]["requests"] == 1
     impact = body["optimization_impact"]
-    assert (impact["optimized_requests"], impact["original_tokens"], impact["tokens_saved_reported"]) == (1, 1500, 500)
+    assert (impact["optimized_requests"], impact["original_tokens"], impact["tokens_saved_reported"]) == (
+        1,
+        1500,
+        500,
+    )
     assert impact["techniques"] == [
         {"technique": "compress", "source": "usage_records", "requests": 1, "original_tokens": 1500}
     ]
@@ -82,10 +97,15 @@ def test_service_key_reports_for_a_user(service_api, usage):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query, field", [
-    ("period=abc", "period"), ("period=400d", "period"), ("start=2026-02-10&end=2026-02-01", "period"),
-    ("format=pdf", "format"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("period=abc", "period"),
+        ("period=400d", "period"),
+        ("start=2026-02-10&end=2026-02-01", "period"),
+        ("format=pdf", "format"),
+    ],
+)
 def test_invalid_parameters(api, query, field):
     response = api.get(f"/api/v1/reports/cost?{query}")
     assert response.status_code == 400

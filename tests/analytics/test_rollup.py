@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
-from analytics.models import DailyUsage
+from analytics.models import DailyUsage, UserDailyUsage
 from analytics.services import daily_usage_rebuild
 from tests.conftest import on_postgres
 from tests.factories import ModelPriceFactory
@@ -41,12 +41,18 @@ def _ledger_totals():
 
 
 def _rollup_totals():
-    return DailyUsage.objects.aggregate(
+    coarse = UserDailyUsage.objects.aggregate(
+        requests=Sum("requests"), tokens=Sum("total_tokens"), cost=Sum("cost_usd")
+    )
+    fine = DailyUsage.objects.aggregate(
         requests=Sum("requests"),
         tokens=Sum("total_tokens"),
         cost=Sum("cost_usd"),
         output=Sum("output_tokens"),
     )
+    # The (user, day) totals agree with the fine rollup.
+    assert coarse == {k: fine[k] for k in ("requests", "tokens", "cost")}
+    return fine
 
 
 @pytest.mark.django_db
@@ -99,8 +105,11 @@ def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
     )
     fields = ["user_id", "day", "agent", "model", "tool", *DailyUsage.COUNTERS]
     incremental = sorted(DailyUsage.objects.values_list(*fields))
+    totals = sorted(UserDailyUsage.objects.values_list("user_id", "day", *UserDailyUsage.COUNTERS))
+    assert len(totals) == 3
     assert daily_usage_rebuild(start=date(2026, 11, 1), end=date(2026, 11, 30)) == len(incremental)
     assert sorted(DailyUsage.objects.values_list(*fields)) == incremental
+    assert sorted(UserDailyUsage.objects.values_list("user_id", "day", *UserDailyUsage.COUNTERS)) == totals
 
 
 @pytest.mark.django_db
@@ -179,3 +188,20 @@ def test_rebuild_of_one_user_leaves_others(user, other_user, catalog):
         ("alice", 1),
         ("bob", 1),
     ]
+
+
+@pytest.mark.django_db
+def test_rebuild_command(user, catalog):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    usage_records_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(3)])
+    DailyUsage.objects.all().delete()
+    UserDailyUsage.objects.all().delete()
+    out = StringIO()
+    call_command(
+        "rebuild_rollups", "--start", "2026-11-01", "--end", "2026-11-30", "--user", "alice", stdout=out
+    )
+    assert out.getvalue().strip() == "Rebuilt 3 rollup rows for 2026-11-01..2026-11-30."
+    assert _rollup_totals() == _ledger_totals()

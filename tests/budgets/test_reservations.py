@@ -255,3 +255,12 @@ def test_usd_limit_is_enforced_with_catalog_prices(user, make_budget, catalog):
     denied = reserve(user)
     assert denied.allowed is False
     assert denied.budgets[0]["remaining_usd"] == Decimal("0.0025")
+
+
+def test_the_expiry_job_is_registered_for_beat_and_the_embedded_beat(settings):
+    from netra_site.celery import app
+
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["budgets-expire-reservations"]
+    assert entry["task"] == "budgets.tasks.reservations_expire"
+    assert entry["task"] in app.tasks

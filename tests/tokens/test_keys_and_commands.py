@@ -138,3 +138,21 @@ def test_production_refuses_to_start_without_secret_key_or_hosts():
     assert "DEBUG=False requires ALLOWED_HOSTS" in no_hosts.stderr
     ok = _check_with({"DEBUG": "False", "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "example.com"})
     assert ok.returncode == 0, ok.stderr
+
+
+def test_admin_shows_price_history_of_a_model(admin_client, catalog):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from tokens.models import ModelPrice
+
+    first = ModelPrice.objects.get(name="gpt-4o")
+    ModelPrice.objects.create(
+        name="gpt-4o", provider="openai", input_per_million=Decimal("2"), output_per_million=Decimal("8"),
+        valid_from=timezone.now() + timedelta(days=1),
+    )
+    page = admin_client.get(f"/admin/tokens/modelprice/{first.pk}/change/").content.decode()
+    assert "<td>2.5</td><td>10</td><td>1.25</td>" in page
+    assert "<td>2</td><td>8</td><td>-</td>" in page

@@ -182,6 +182,15 @@ def cache_lookup(
     return LookupResult(False, key)
 
 
+class EntryTooLarge(Exception):
+    """One entry alone is larger than the whole cache may hold."""
+
+    def __init__(self, *, size: int, limit: int) -> None:
+        super().__init__(f"The entry is {size} bytes; the cache holds at most {limit}.")
+        self.size = size
+        self.limit = limit
+
+
 @dataclass
 class StoreResult:
     key: str
@@ -222,6 +231,8 @@ def cache_store(
         "expires_at": expires.isoformat(),
     }
     size = len(json.dumps(payload, ensure_ascii=False).encode())
+    if size > max_bytes():
+        raise EntryTooLarge(size=size, limit=max_bytes())
     ResponseCacheEntry.objects.update_or_create(
         scope=scope,
         key_hash=key,
@@ -247,7 +258,7 @@ def cache_evict() -> int:
     expired = list(
         ResponseCacheEntry.objects.filter(expires_at__lte=now).values_list("pk", "scope", "key_hash")
     )
-    victims = expired
+    victims = list(expired)
     limit_entries, limit_bytes = max_entries(), max_bytes()
     live = ResponseCacheEntry.objects.filter(expires_at__gt=now)
     count, size = live.count(), live.aggregate(size=Sum("size_bytes"))["size"] or 0

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field
+
+from tokens.optimize.phrase_rules import AGGRESSIVE_RULES, ARTICLE_RULES, PHRASE_RULES
 
 LEVELS = ("light", "balanced", "aggressive")
 DEFAULT_MAX_EXAMPLES = 2
@@ -124,18 +125,48 @@ _QUOTED_RE = re.compile(
 _JSON_DECODER = json.JSONDecoder()
 
 
+class _TooComplex(Exception):
+    """The input defeats JSON detection; it is returned unchanged rather than risk a block."""
+
+
+# Each failed attempt costs O(position) inside the json module (it computes
+# line numbers), so candidates are pre-filtered and failures are capped:
+# adversarial input ("{"{"{"...) is returned unchanged instead of going quadratic.
+_MAX_JSON_FAILURES = 200
+_VALUE_START = frozenset('{["-0123456789tfn')
+_OBJECT_NEXT = frozenset('"}')
+
+
+def _next_non_space(text: str, i: int) -> str:
+    n = len(text)
+    while i < n and text[i] in " \t\r\n":
+        i += 1
+    return text[i] if i < n else ""
+
+
 def _json_spans(text: str) -> list[tuple[int, int]]:
     spans = []
+    failures = 0
     i = 0
     n = len(text)
     while i < n:
         ch = text[i]
         if ch in "{[":
+            nxt = _next_non_space(text, i + 1)
+            plausible = nxt in _OBJECT_NEXT if ch == "{" else (nxt in _VALUE_START or nxt == "]")
+            if not plausible:
+                i += 1
+                continue
             try:
                 value, end = _JSON_DECODER.raw_decode(text, i)
             except ValueError:
+                failures += 1
+                if failures > _MAX_JSON_FAILURES:
+                    raise _TooComplex from None
                 i += 1
                 continue
+            except RecursionError as exc:
+                raise _TooComplex from exc
             if isinstance(value, (dict, list)):
                 spans.append((i, end))
                 i = end
@@ -225,219 +256,35 @@ def _dedupe_lines(text: str) -> str:
     return "\n".join(out)
 
 
-# --- Phrase rules ----------------------------------------------------------------------
-
-# (pattern, replacement). Patterns are plain words (a few allow an optional
-# trailing comma); matched whole-word and case-insensitively. None contains a
-# negation, a digit or an identifier: tests enforce that.
-PHRASE_RULES: list[tuple[str, str]] = [
-    # Politeness and preambles.
-    (r"please could you", ""),
-    (r"could you please", ""),
-    (r"can you please", ""),
-    (r"would you please", ""),
-    (r"would you kindly", ""),
-    (r"would it be possible for you to", ""),
-    (r"i was wondering if you could", ""),
-    (r"i was hoping (?:that )?you could", ""),
-    (r"i would (?:really )?like you to", ""),
-    (r"i'd like you to", ""),
-    (r"i want you to", ""),
-    (r"i need you to", ""),
-    (r"i would like to ask you to", ""),
-    (r"i am asking you to", ""),
-    (r"your help (?:with this )?(?:would be|is) (?:greatly|much|really) appreciated[.!]?", ""),
-    (r"thank you (?:so |very )?much(?: in advance)?[.!]*", ""),
-    (r"thanks (?:so much )?in advance[.!]*", ""),
-    (r"thank you in advance[.!]*", ""),
-    (r"(?:hello|hi|hey)(?: there)?[,!]", ""),
-    (r"if possible,", ""),
-    (r"please,?", ""),
-    (r"kindly", ""),
-    # Role and task framing.
-    (r"your task is to", "Task:"),
-    (r"your job is to", "Task:"),
-    (r"the task is to", "Task:"),
-    (r"you are tasked with", "Task:"),
-    (r"your goal is to", "Goal:"),
-    (r"your role is to", "Role:"),
-    (r"it is (?:very |extremely |really )?important to note that", "Note:"),
-    (r"it should be noted that", "Note:"),
-    (r"please note that", "Note:"),
-    (r"keep in mind that", "Note:"),
-    (r"bear in mind that", "Note:"),
-    (r"it is (?:very |extremely |really |absolutely )?(?:important|essential|crucial|critical) that", ""),
-    (r"make sure that", "ensure"),
-    (r"make sure to", ""),
-    (r"be sure to", ""),
-    (r"ensure that", "ensure"),
-    (r"you should", ""),
-    # Format requests.
-    (r"in (?:a |valid )?json format:", "JSON:"),
-    (r"in (?:a |valid )?json format", "as JSON"),
-    (r"formatted as json", "as JSON"),
-    (r"in a clear and concise manner", "concisely"),
-    (r"in a concise manner", "concisely"),
-    (r"in a clear manner", "clearly"),
-    (r"in a detailed manner", "in detail"),
-    (r"in the following format", "in this format"),
-    # Wordy phrases.
-    (r"in order to", "to"),
-    (r"so as to", "to"),
-    (r"due to the fact that", "because"),
-    (r"owing to the fact that", "because"),
-    (r"in spite of the fact that", "although"),
-    (r"despite the fact that", "although"),
-    (r"at this point in time", "now"),
-    (r"at the present time", "now"),
-    (r"at the end of the day", "ultimately"),
-    (r"in the event that", "if"),
-    (r"in the near future", "soon"),
-    (r"as soon as possible", "ASAP"),
-    (r"prior to", "before"),
-    (r"subsequent to", "after"),
-    (r"with regards? to", "about"),
-    (r"in regard to", "about"),
-    (r"with respect to", "about"),
-    (r"in relation to", "about"),
-    (r"for the purpose of", "for"),
-    (r"in the process of", ""),
-    (r"in the context of", "in"),
-    (r"on a daily basis", "daily"),
-    (r"on a weekly basis", "weekly"),
-    (r"on a monthly basis", "monthly"),
-    (r"on a regular basis", "regularly"),
-    (r"a large number of", "many"),
-    (r"a great deal of", "much"),
-    (r"a lot of", "many"),
-    (r"lots of", "many"),
-    (r"a majority of", "most"),
-    (r"the majority of", "most"),
-    (r"a small number of", "few"),
-    (r"a number of", "several"),
-    (r"each and every", "every"),
-    (r"first and foremost", "first"),
-    (r"any and all", "all"),
-    (r"all of the", "all"),
-    (r"some of the", "some"),
-    (r"each of the", "each"),
-    (r"both of the", "both"),
-    (r"will be able to", "can"),
-    (r"(?:is|are) able to", "can"),
-    (r"has the ability to", "can"),
-    (r"have the ability to", "can"),
-    (r"(?:is|are) going to", "will"),
-    (r"at all times", "always"),
-    (r"along with", "with"),
-    (r"as well as", "and"),
-    (r"such as", "like"),
-    (r"for example,", "e.g.,"),
-    (r"for instance,", "e.g.,"),
-    (r"in other words,", "i.e.,"),
-    (r"that is to say,", "i.e.,"),
-    (r"additionally,", "also,"),
-    (r"furthermore,", "also,"),
-    (r"moreover,", "also,"),
-    (r"provide me with", "give"),
-    (r"(?:provide|give me|write) a (?:brief |short )?summary of", "summarize"),
-    (r"(?:provide|give) an explanation of", "explain"),
-    (r"(?:perform|conduct|carry out) an analysis of", "analyze"),
-    (r"make a decision", "decide"),
-    (r"take into (?:account|consideration)", "consider"),
-    (r"come to a conclusion", "conclude"),
-    (r"the following", ""),
-    (r"utilizes", "uses"),
-    (r"utilize", "use"),
-    (r"utilization", "use"),
-    (r"approximately", "about"),
-    (r"additional", "more"),
-    (r"sufficient", "enough"),
-    (r"numerous", "many"),
-    (r"demonstrate", "show"),
-    (r"assistance", "help"),
-    (r"commence", "start"),
-    # Intensifiers and fillers that carry no instruction.
-    (r"basically", ""),
-    (r"essentially", ""),
-    (r"actually", ""),
-    (r"really", ""),
-    (r"very", ""),
-    (r"extremely", ""),
-    (r"highly", ""),
-    (r"incredibly", ""),
-    (r"quite", ""),
-    (r"simply", ""),
-    (r"literally", ""),
-    (r"certainly", ""),
-    (r"definitely", ""),
-    (r"totally", ""),
-    (r"carefully", ""),
-    (r"thoroughly", ""),
-]
-
-# Articles go at balanced level: dropping them is the cheapest telegraphic
-# saving and models read the result the same way.
-ARTICLE_RULES: list[tuple[str, str]] = [(r"the", ""), (r"an?", "")]
-
-# Aggressive only: function words whose loss leaves a telegraphic prompt.
-# Modals that carry obligation or permission (must, may, can, should) and
-# all negations stay.
-FUNCTION_WORDS = (
-    "that",
-    "which",
-    "this",
-    "these",
-    "those",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "been",
-    "being",
-    "it",
-    "its",
-    "there",
-    "here",
-    "you",
-    "your",
-    "i",
-    "me",
-    "my",
-    "we",
-    "our",
-    "us",
-    "of",
-    "also",
-    "so",
-    "just",
-    "then",
-    "will",
-    "would",
-    "could",
-    "do",
-    "does",
-    "did",
-    "have",
-    "has",
-    "had",
-    "some",
-    "any",
-    "very",
-    "in detail",
-    "note:",
-    "remember:",
-)
-AGGRESSIVE_RULES: list[tuple[str, str]] = [(w, "") for w in FUNCTION_WORDS]
+# --- Phrase rules (data in phrase_rules.py) ---------------------------------------------
 
 _LEFT = r"(?<![\w\-./@'’\ue001])"
 _RIGHT = r"(?![\w\-/@\ue000]|['’]\w)"
 
 
-def _compile(rules: list[tuple[str, str]], *, need_word_after: bool = False) -> list[tuple[re.Pattern, str]]:
+def _literal(pattern: str) -> str:
+    """A lowercase word every match must contain, to skip rules cheaply ("" if none)."""
+    m = re.match(r"\^?([a-z']+)", pattern)
+    if not m:
+        return ""
+    word = m.group(1)
+    if pattern[m.end():m.end() + 1] in ("?", "*", "{"):
+        word = word[:-1]
+    return word
+
+
+def _compile(
+    rules: list[tuple[str, str]], *, need_word_after: bool = False
+) -> list[tuple[re.Pattern, str, bool, str]]:
+    """A leading ``^`` in a pattern means: only where it opens a sentence."""
     after = r"(?=\s+[a-z])" if need_word_after else ""
     return [
-        (re.compile(_LEFT + pattern.replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE), repl)
+        (
+            re.compile(_LEFT + pattern.lstrip("^").replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE),
+            repl,
+            pattern.startswith("^"),
+            _literal(pattern),
+        )
         for pattern, repl in rules
     ]
 
@@ -449,9 +296,14 @@ _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
 _AGGRESSIVE = _compile(AGGRESSIVE_RULES, need_word_after=True)
 
 
-def _apply_rules(text: str, rules: list[tuple[re.Pattern, str]]) -> str:
-    for pattern, repl in rules:
-        text = pattern.sub(lambda m, r=repl: _case(m, r), text)
+def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool, str]]) -> str:
+    lower = text.lower()
+    for pattern, repl, start_only, literal in rules:
+        if literal and literal not in lower:
+            continue  # most rules never apply; a substring test is far cheaper than a regex pass
+        new = pattern.sub(lambda m, r=repl, so=start_only: _case(m, r, so), text)
+        if new != text:
+            text, lower = new, new.lower()
     text = _capitalize_marks(text)
     # Tidy the seams deletions leave behind.
     text = re.sub(r"[ \t]{2,}", " ", text)
@@ -480,8 +332,10 @@ def _at_sentence_start(s: str, i: int) -> bool:
     return bool(_BULLET_HEAD_RE.fullmatch(s[line_start:j]))
 
 
-def _case(match: re.Match, repl: str) -> str:
+def _case(match: re.Match, repl: str, start_only: bool = False) -> str:
     found = match.group(0)
+    if start_only and not _at_sentence_start(match.string, match.start()):
+        return found
     if repl:
         return repl[:1].upper() + repl[1:] if found[:1].isupper() else repl
     # A deleted sentence opener: mark the spot so the next plain word gets capitalized.
@@ -685,54 +539,12 @@ def compress(
             techniques.append("fewshot_prune")
             current = masker.restore(pruned)
     for _ in range(4):
-        result = _one_round(current, level, max_examples)
+        try:
+            result = _one_round(current, level, max_examples)
+        except _TooComplex:
+            return CompressionResult(text, [], [])
         if result.text == current:
             break
         techniques.extend(t for t in result.techniques if t not in techniques)
         current = result.text
     return CompressionResult(current, techniques, removed)
-
-
-# --- Preservation checks (used by tests and the benchmark) -------------------------------
-
-
-def json_blocks(text: str) -> list[object]:
-    """Parsed values of the JSON blocks in ``text`` (outside fenced code)."""
-    masked = _sub_spans(text, fenced_blocks(text), lambda raw: " " * len(raw))
-    return [json.loads(masked[s:e]) for s, e in _json_spans(masked)]
-
-
-def _canon(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def preservation_report(original: str, result: CompressionResult) -> dict[str, bool]:
-    """Which guarantees hold for ``result`` (examples dropped on purpose excluded)."""
-    source = original
-    for example in result.removed_examples:
-        source = source.replace(example, "", 1)
-    out = result.text
-    report = {}
-    report["code_blocks"] = all(source[s:e] in out for s, e in fenced_blocks(source))
-    have = Counter(_canon(v) for v in json_blocks(out))
-    need = Counter(_canon(v) for v in json_blocks(source))
-    report["json_blocks"] = all(have[k] >= n for k, n in need.items())
-    for name, regex in (
-        ("numbers", _NUMBER_RE),
-        ("urls", _URL_RE),
-        ("emails", _EMAIL_RE),
-        ("identifiers", _IDENTIFIER_RE),
-        ("quoted_strings", _QUOTED_RE),
-    ):
-        found = set(regex.findall(out))
-        if name == "urls":
-            needed = {u.rstrip(".,;:!?)]}'\"") for u in regex.findall(source)}
-            report[name] = all(u in out for u in needed)
-        elif name == "quoted_strings":
-            report[name] = all(q in out for q in set(regex.findall(source)))
-        else:
-            report[name] = set(regex.findall(source)) <= found
-    neg_in = Counter(w.lower() for w in _NEGATION_RE.findall(source))
-    neg_out = Counter(w.lower() for w in _NEGATION_RE.findall(out))
-    report["negations"] = all(neg_out[w] >= n for w, n in neg_in.items())
-    return report

@@ -37,6 +37,7 @@ class DataRequestPlan:
     strategy: str
     chunks: list[dict[str, Any]]
     estimated_tokens: int
+    baseline_tokens: int
     optimization_applied: bool
     techniques: list[str] = field(default_factory=list)
     features: dict[str, Any] = field(default_factory=dict)
@@ -110,6 +111,20 @@ def _item_line(item: Any) -> str:
     return f"- {item}"
 
 
+def _body(*, user_request: str, strategy: str, items: list[Any], examples: list[Any]) -> str:
+    header = f"Data needed to answer: {user_request.strip()}"
+    lines = "\n".join([_item_line(it) for it in items] or ["- (no further data needed)"])
+    if strategy == "progressive_disclosure":
+        return header + "\nRequest in order; stop once the question can be answered:\n" + lines
+    body = header + "\n" + lines
+    if strategy == "focused_examples" and examples:
+        body += "\nExamples:\n" + "\n".join(
+            e if isinstance(e, str) else json.dumps(e, separators=(",", ":"), ensure_ascii=False)
+            for e in examples
+        )
+    return body
+
+
 def plan_data_request(
     *,
     user_request: str,
@@ -117,40 +132,29 @@ def plan_data_request(
     previous_results: Any,
     token_budget: int,
     model: str,
+    optimize: bool = True,
 ) -> DataRequestPlan:
+    """Plan the request; with ``optimize=False`` nothing is left out, limited or compressed."""
     triage_result = triage_result or {}
     requested = _requested_items(triage_result)
-    present = _present_names(previous_results)
+    present = _present_names(previous_results) if optimize else set()
     needed = [it for it in requested if _item_name(it).lower() not in present]
     omitted = [_item_name(it) for it in requested if _item_name(it).lower() in present]
     complexity, features = classify_complexity(
         user_request=user_request, triage_result=triage_result, items=len(needed), model=model
     )
+    strategy = {"high": "progressive_disclosure", "medium": "focused_examples"}.get(complexity, "direct")
+    examples = list(triage_result.get("examples") or [])
+    baseline = _body(user_request=user_request, strategy=strategy, items=requested, examples=examples)
     techniques: list[str] = []
     if omitted:
         techniques.append("skip_present_data")
-    header = f"Data needed to answer: {user_request.strip()}"
-    lines = [_item_line(it) for it in needed] or ["- (no further data needed)"]
-    if complexity == "high":
-        strategy = "progressive_disclosure"
-        body = header + "\nRequest in order; stop once the question can be answered:\n" + "\n".join(lines)
-    elif complexity == "medium":
-        strategy = "focused_examples"
-        examples = triage_result.get("examples") or []
-        shown = examples[:MAX_EXAMPLES]
-        body = header + "\n" + "\n".join(lines)
-        if shown:
-            body += "\nExamples:\n" + "\n".join(
-                json.dumps(e, separators=(",", ":"), ensure_ascii=False) if not isinstance(e, str) else e
-                for e in shown
-            )
-        if len(examples) > MAX_EXAMPLES:
-            techniques.append("limit_examples")
-    else:
-        strategy = "direct"
-        body = header + "\n" + "\n".join(lines)
+    if optimize and strategy == "focused_examples" and len(examples) > MAX_EXAMPLES:
+        examples = examples[:MAX_EXAMPLES]
+        techniques.append("limit_examples")
+    body = _body(user_request=user_request, strategy=strategy, items=needed, examples=examples)
     total = count_text(body, model).tokens
-    if total > token_budget:
+    if optimize and total > token_budget:
         for level in ("balanced", "aggressive"):
             result = compress(body, level=level)
             body = result.text
@@ -170,6 +174,7 @@ def plan_data_request(
         strategy=strategy,
         chunks=chunks,
         estimated_tokens=sum(c["tokens"] for c in chunks),
+        baseline_tokens=count_text(baseline, model).tokens,
         optimization_applied=bool(techniques),
         techniques=techniques,
         features=features,

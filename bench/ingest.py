@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Ingestion benchmark: POST /api/v1/usage against a running server, beside raw psycopg.
+
+Prerequisites: PostgreSQL on 127.0.0.1 (a superuser that may create and drop
+the bench database), the project's .venv, and Debian's wrk
+(`apt-get install -y wrk`). Redis is optional (``--redis-url``).
+
+    .venv/bin/python bench/ingest.py [--database-url postgres://postgres@127.0.0.1:5432/netra_ingest]
+                                     [--workers 2] [--duration 6] [--rounds 3] [--batches 8]
+
+What it does, in at most about three minutes:
+
+1. drops and recreates the bench database, migrates it, imports the default
+   catalog (``manage.py import_prices``) and creates a bench user with a key;
+2. serves ``netra_site.asgi:application`` with ``--workers`` daphne processes
+   (DEBUG=False, SECRET_KEY and ALLOWED_HOSTS set) sharing one listening
+   socket on 127.0.0.1, so the kernel spreads connections over them;
+3. per round, measures, interleaved so drift hits both sides alike:
+   - raw single: 8 threads, one psycopg connection each, one INSERT per
+     transaction of a row cloned from one the server stored (same table,
+     indexes, constraints and values; only id and request_id differ);
+   - app single: wrk, 2 threads, 8 connections, one record per POST
+     (bench/ingest_wrk.lua gives every request a unique request_id);
+   - raw batch: one connection, executemany of 1000 such rows per transaction;
+   - app batch: one client posting ``{"records": [...1000...]}`` back to back;
+4. checks every posted record is stored exactly once, prints the medians and
+   the ratios against the targets (single >= 25% of raw, batch >= 50%).
+
+``--profile DIR`` also records a py-spy profile of the daphne workers during
+one extra single-post and one batch phase (needs ``pip install py-spy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+DAPHNE = str(ROOT / ".venv" / "bin" / "daphne")
+WRK_SCRIPT = str(ROOT / "bench" / "ingest_wrk.lua")
+CLIENTS = 8
+BATCH = 1000
+
+
+def record(request_id: str, run: str, n: int) -> dict:
+    """The record both the wrk script and the batch client send."""
+    return {
+        "request_id": request_id,
+        "model": "gpt-4o",
+        "agent": "bench",
+        "tool": "search",
+        "run_id": run,
+        "latency_ms": 840,
+        "metadata": {"trace": str(n)},
+        "usage": {
+            "prompt_tokens": 1200,
+            "completion_tokens": 300,
+            "prompt_tokens_details": {"cached_tokens": 1024},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+
+
+def run(cmd: list[str], env: dict) -> str:
+    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def recreate_database(url: str) -> None:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        sys.exit(f"unsafe database name {name!r}")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Server:
+    """``workers`` daphne processes, each on its own SO_REUSEPORT socket bound to one port,
+    so the kernel spreads connections over them (one shared socket would let the first
+    worker to wake accept every connection)."""
+
+    def __init__(self, *, env: dict, workers: int, port: int) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-ingest-daphne-", suffix=".log", delete=False)
+        self.socks, self.procs = [], []
+        for _ in range(workers):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1024)
+            port = sock.getsockname()[1]
+            fd = sock.fileno()
+            os.set_inheritable(fd, True)
+            self.socks.append(sock)
+            self.procs.append(subprocess.Popen(
+                # -v 0: no access log line per request.
+                [DAPHNE, "-v", "0", "--fd", str(fd), "netra_site.asgi:application"],
+                cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=self.log,
+            ))
+        self.port = port
+
+    def wait_ready(self, key: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        ready = 0
+        while time.monotonic() < deadline:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    sys.exit(f"daphne exited: {self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/api/v1/models", headers={"Authorization": f"Bearer {key}"})
+                if conn.getresponse().status == 200:
+                    ready += 1
+                    # A few more requests so each worker is likely warm.
+                    if ready >= 4 * len(self.procs):
+                        return
+                conn.close()
+            except OSError:
+                time.sleep(0.2)
+        sys.exit("server did not become ready")
+
+    def log_tail(self) -> str:
+        return Path(self.log.name).read_text()[-3000:]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for sock in self.socks:
+            sock.close()
+
+
+# --- raw psycopg ------------------------------------------------------------------------
+
+
+def template_row(url: str) -> tuple[list[str], list]:
+    """Columns and values of one row the server stored, to clone for the raw inserts."""
+    with psycopg.connect(url) as conn:
+        cur = conn.execute("SELECT * FROM tokens_usagerecord WHERE request_id LIKE 'warm-%' LIMIT 1")
+        values = list(cur.fetchone())
+        names = [d.name for d in cur.description]
+    values = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in values]
+    return names, values
+
+
+class RawRows:
+    def __init__(self, names: list[str], values: list) -> None:
+        self.values = values
+        self.id_at = names.index("id")
+        self.rid_at = names.index("request_id")
+        cols = ", ".join(f'"{n}"' for n in names)
+        marks = ", ".join(["%s"] * len(names))
+        self.sql = f"INSERT INTO tokens_usagerecord ({cols}) VALUES ({marks})"
+
+    def row(self, request_id: str) -> list:
+        row = list(self.values)
+        row[self.id_at] = uuid.uuid4()
+        row[self.rid_at] = request_id
+        return row
+
+
+def raw_single(url: str, rows: RawRows, *, seconds: float, prefix: str) -> tuple[float, int]:
+    """One INSERT per transaction on CLIENTS connections for ``seconds``."""
+    counts = [0] * CLIENTS
+    conns = [psycopg.connect(url) for _ in range(CLIENTS)]
+    start_line = threading.Barrier(CLIENTS + 1)
+    stop = threading.Event()
+
+    def worker(i: int) -> None:
+        conn, n = conns[i], 0
+        start_line.wait()
+        while not stop.is_set():
+            n += 1
+            conn.execute(rows.sql, rows.row(f"{prefix}-{i}-{n}"))
+            conn.commit()
+        counts[i] = n
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    start_line.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    for conn in conns:
+        conn.close()
+    return sum(counts) / elapsed, sum(counts)
+
+
+def raw_batch(url: str, rows: RawRows, *, batches: int, prefix: str) -> tuple[float, int]:
+    """executemany of BATCH rows per transaction on one connection."""
+    data = [[rows.row(f"{prefix}-{b}-{i}") for i in range(BATCH)] for b in range(batches)]
+    with psycopg.connect(url) as conn:
+        began = time.perf_counter()
+        for chunk in data:
+            with conn.cursor() as cur:
+                cur.executemany(rows.sql, chunk)
+            conn.commit()
+        elapsed = time.perf_counter() - began
+    return batches * BATCH / elapsed, batches * BATCH
+
+
+# --- through the server ---------------------------------------------------------------------
+
+
+def app_single(port: int, key: str, *, seconds: float, prefix: str) -> tuple[float, int, dict]:
+    proc = subprocess.run(
+        ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "10s", "-s", WRK_SCRIPT,
+         f"http://127.0.0.1:{port}/api/v1/usage", "--", key, prefix],
+        capture_output=True, text=True,
+    )
+    if proc.returncode:
+        sys.exit(f"wrk failed: {proc.stdout}{proc.stderr}")
+    out = proc.stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
+    data = json.loads(line[len("WRK_JSON "):])
+    created = data["statuses"].get("201", 0)
+    if created != data["requests"]:
+        sys.exit(f"wrk: not every request was stored: {data}")
+    return created / (data["duration_us"] / 1e6), created, data
+
+
+def app_batch(port: int, key: str, *, batches: int, prefix: str) -> tuple[float, int]:
+    bodies = [
+        json.dumps(
+            {"records": [record(f"{prefix}-{b}-{i}", f"{prefix}-run-{b}", i) for i in range(BATCH)]}
+        ).encode()
+        for b in range(batches)
+    ]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    began = time.perf_counter()
+    for body in bodies:
+        conn.request("POST", "/api/v1/usage", body=body, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        if response.status != 207:
+            sys.exit(f"batch got {response.status}: {payload[:500]!r}")
+        # The counts object closes the body; parsing all of it would bill the client's JSON to the server.
+        counts = json.loads(payload[payload.rindex(b'"counts"') + 9:-1])
+        if counts != {"created": BATCH, "duplicate": 0, "invalid": 0}:
+            sys.exit(f"batch counts {counts}")
+    elapsed = time.perf_counter() - began
+    conn.close()
+    return batches * BATCH / elapsed, batches * BATCH
+
+
+def stored(url: str, prefix: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM tokens_usagerecord WHERE request_id LIKE %s", (prefix + "-%",)
+        ).fetchone()[0]
+
+
+def profile(server: Server, out_dir: Path, seconds: float, work) -> list[str]:
+    """py-spy record every worker while ``work()`` runs; returns the written files."""
+    pyspy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files, spies = [], []
+    for proc in server.procs:
+        # Collapsed stacks (one line per stack with its sample count), for bench/profile_summary.py.
+        path = out_dir / f"daphne-{proc.pid}.txt"
+        spies.append(subprocess.Popen(
+            [pyspy, "record", "--pid", str(proc.pid), "--duration", str(int(seconds) + 2), "--rate", "250",
+             "--format", "raw", "--idle", "--threads", "--output", str(path), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        ))
+        files.append(str(path))
+    time.sleep(1)
+    work()
+    for spy in spies:
+        _, err = spy.communicate(timeout=60)
+        if spy.returncode:
+            print(f"py-spy failed: {err.decode()[-500:]}", file=sys.stderr)
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/netra_ingest",
+                        help="bench database; DROPPED and recreated")
+    parser.add_argument("--redis-url", default="", help="REDIS_URL for the server (default: none)")
+    parser.add_argument("--workers", type=int, default=2, help="daphne processes")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--duration", type=float, default=6, help="seconds per single-post phase")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=8, help="1000-record batches per batch phase")
+    parser.add_argument("--profile", metavar="DIR", help="also write py-spy profiles of the workers here")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install -y wrk")
+
+    t0 = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DATABASE_URL=args.database_url, DEBUG="False", SECRET_KEY="bench-" + uuid.uuid4().hex,
+        ALLOWED_HOSTS="127.0.0.1,localhost", NETRA_EMBEDDED_BEAT="0", LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    recreate_database(args.database_url)
+    run([PYTHON, "manage.py", "migrate", "--noinput"], env)
+    run([PYTHON, "manage.py", "import_prices"], env)
+    key = run([PYTHON, "manage.py", "create_api_key", "bench", "--create-user", "--name", "bench"],
+              env).strip().splitlines()[-1]
+    print(f"set-up (database, migrate, catalog, key): {time.monotonic() - t0:.1f}s", flush=True)
+
+    server = Server(env=env, workers=args.workers, port=args.port)
+    results: dict[str, list[float]] = {"raw_single": [], "app_single": [], "raw_batch": [], "app_batch": []}
+    expected: dict[str, int] = {}
+    latencies = []
+    try:
+        server.wait_ready(key)
+        # Warm-up: every worker loads the catalog and opens its connection.
+        app_single(server.port, key, seconds=2, prefix="warm")
+        app_batch(server.port, key, batches=2, prefix="warmb")
+        rows = RawRows(*template_row(args.database_url))
+        for r in range(args.rounds):
+            for name, fn in (
+                ("raw_single", lambda p: raw_single(args.database_url, rows, seconds=args.duration, prefix=p)),
+                ("app_single", lambda p: app_single(server.port, key, seconds=args.duration, prefix=p)),
+                ("raw_batch", lambda p: raw_batch(args.database_url, rows, batches=args.batches, prefix=p)),
+                ("app_batch", lambda p: app_batch(server.port, key, batches=args.batches, prefix=p)),
+            ):
+                prefix = f"{name}{r}"
+                rate, n, *extra = fn(prefix)
+                if extra:
+                    latencies.append(extra[0]["latency_us"])
+                results[name].append(rate)
+                expected[prefix] = n
+                print(f"round {r + 1} {name:<10} {rate:9.0f} records/s ({n} records)", flush=True)
+        if args.profile:
+            out = Path(args.profile)
+            out.mkdir(parents=True, exist_ok=True)
+            files = profile(server, out / "single", args.duration,
+                            lambda: app_single(server.port, key, seconds=args.duration, prefix="profs"))
+            files += profile(server, out / "batch", args.duration,
+                             lambda: app_batch(server.port, key, batches=args.batches, prefix="profb"))
+            print("profiles:", *files, sep="\n  ")
+    finally:
+        server.stop()
+
+    for prefix, n in expected.items():
+        got = stored(args.database_url, prefix)
+        # wrk stops with up to one request per connection in flight; those are stored but not counted.
+        slack = CLIENTS if prefix.startswith("app_single") else 0
+        if not n <= got <= n + slack:
+            sys.exit(f"{prefix}: {got} rows stored for {n} records")
+    med = {k: statistics.median(v) for k, v in results.items()}
+    single, batch = med["app_single"] / med["raw_single"], med["app_batch"] / med["raw_batch"]
+    p50 = statistics.median(x["p50"] for x in latencies) / 1000
+    p99 = statistics.median(x["p99"] for x in latencies) / 1000
+    print()
+    print(f"median of {args.rounds} rounds, {args.workers} daphne worker(s), every record stored exactly once")
+    print("| path | records/s | raw psycopg, same rows | ratio | target |")
+    print("|---|---|---|---|---|")
+    print(f"| single posts, {CLIENTS} clients (wrk; p50 {p50:.1f} ms, p99 {p99:.1f} ms) | "
+          f"{med['app_single']:,.0f} | {med['raw_single']:,.0f} (1 INSERT/txn, {CLIENTS} conns) | "
+          f"{single:.0%} | >= 25% {'met' if single >= 0.25 else 'MISSED'} |")
+    print(f"| {BATCH}-record batches, 1 client | {med['app_batch']:,.0f} | "
+          f"{med['raw_batch']:,.0f} (executemany {BATCH}/txn) | {batch:.0%} | "
+          f">= 50% {'met' if batch >= 0.5 else 'MISSED'} |")
+    print(f"total time {time.monotonic() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
