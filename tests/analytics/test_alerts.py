@@ -145,7 +145,10 @@ def test_alert_goes_out_as_a_live_event(
     from tokens import events
 
     sent = []
-    monkeypatch.setattr(events, "_send", lambda messages: sent.extend(messages))
+    monkeypatch.setattr(
+        events, "publish_many",
+        lambda batch: sent.extend((uid, {"type": kind, "data": data}) for uid, kind, data in batch),
+    )
     settings.NETRA_ALERT_MIN_REQUESTS = 10
     post_usage(user, occurred_at=_at(0), count=10)
     with django_capture_on_commit_callbacks(execute=True):
