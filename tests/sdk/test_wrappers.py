@@ -129,6 +129,26 @@ def test_anthropic_raw_stream_combines_start_and_delta_usage(netra, anthropic_cl
     assert record["cost_usd"] == ANTHROPIC_COST
 
 
+def test_anthropic_content_blocks_are_counted_for_the_reservation(netra, anthropic_client, api):
+    llm = wrap_anthropic(anthropic_client, TokenTracker(netra, agent="data"))
+    blocks = [{"type": "text", "text": "You summarise.", "cache_control": {"type": "ephemeral"}}]
+
+    llm.messages.create(model="claude-sonnet-4-6", max_tokens=400, system=blocks, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "Summarise the attached report."}]},
+    ])
+
+    (record,) = stored(api)
+    reservation = netra.reservation(record["reservation_id"])
+    counted = netra.tokens_count(model="claude-sonnet-4-6", messages=[
+        {"role": "system", "content": blocks},
+        {"role": "user", "content": [{"type": "text", "text": "Summarise the attached report."}]},
+    ])
+    assert reservation["status"] == "committed"
+    assert reservation["actual_tokens"] == 12450
+    # The hold was the server's exact count of the system and user blocks plus the 400-token cap.
+    assert reservation["tokens"] == counted.tokens + 400
+
+
 def test_anthropic_stream_helper_is_tracked(netra, anthropic_client, api):
     llm = wrap_anthropic(anthropic_client, TokenTracker(netra, agent="data"))
 
