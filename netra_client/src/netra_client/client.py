@@ -1,0 +1,438 @@
+"""NetraClient: the v1 API with typed results, and usage delivery that never loses a record."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from netra_client.buffer import UsageBuffer
+from netra_client.errors import (
+    AuthError,
+    ConnectionFailed,
+    NetraError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+)
+from netra_client.results import (
+    BatchResult,
+    BudgetCheck,
+    CacheLookup,
+    PromptOptimization,
+    RunInfo,
+    TokenCount,
+    UsageResult,
+)
+from netra_client.transport import ALWAYS, CONNECT_ONLY, Transport
+
+logger = logging.getLogger("netra_client")
+
+MAX_BATCH = 1000  # the server's NETRA_MAX_BATCH
+_TRANSIENT = (ConnectionFailed, ServerError, RateLimitedError)
+_clients: weakref.WeakSet[NetraClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all_at_exit() -> None:
+    for client in list(_clients):
+        try:
+            if client.pending:
+                client.flush(retries=0)
+        except Exception:  # never raise during interpreter shutdown
+            logger.exception("Netra: final flush failed")
+
+
+def _drop_none(data: dict) -> dict:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class NetraClient:
+    """A client for one Netra server and API key.
+
+    ``base_url`` and ``api_key`` default to the NETRA_BASE_URL and NETRA_API_KEY
+    environment variables. ``retries`` applies to every idempotent request;
+    ``max_buffer`` bounds the records kept in memory while the server is unreachable;
+    ``flush_interval`` is how often a background thread retries them (0: only on the
+    next send, ``flush()`` or exit).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.25,
+        max_buffer: int = 10_000,
+        flush_interval: float = 5.0,
+        batch_size: int = 500,
+    ) -> None:
+        base_url = base_url or os.environ.get("NETRA_BASE_URL")
+        if not base_url:
+            raise ValueError("NetraClient needs a base_url (or the NETRA_BASE_URL environment variable).")
+        api_key = api_key if api_key is not None else os.environ.get("NETRA_API_KEY")
+        self.transport = Transport(base_url, api_key, timeout=timeout, retries=retries, backoff=backoff)
+        self.buffer = UsageBuffer(max_buffer)
+        self.flush_interval = flush_interval
+        self.batch_size = max(1, min(int(batch_size), MAX_BATCH))
+        self._flush_lock = threading.Lock()
+        self._flusher_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._last_attempt = 0.0
+        self._stop = threading.Event()
+        self._warned_down = False
+        _clients.add(self)
+
+    def __repr__(self) -> str:
+        return f"NetraClient({self.transport.base_url!r}, pending={self.pending})"
+
+    @property
+    def api_key(self) -> str | None:
+        return self.transport.api_key
+
+    @api_key.setter
+    def api_key(self, value: str | None) -> None:
+        self.transport.api_key = value
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def _get(self, path: str, params: dict | None = None) -> Any:
+        return self.transport.request("GET", path, params=params)[1]
+
+    def _post(self, path: str, body: dict | None = None, *, retry: str = ALWAYS) -> Any:
+        return self.transport.request("POST", path, body=body or {}, retry=retry)[1]
+
+    # --- usage ---------------------------------------------------------------------
+
+    def usage_create(self, record: dict) -> UsageResult:
+        """POST one record (retried with the same request_id); raises when it cannot be stored."""
+        return UsageResult.from_json(self._post("usage", record))
+
+    def usage_create_batch(self, records: list[dict], *, retries: int | None = None) -> BatchResult:
+        """POST up to 1000 records at once; each item says created, duplicate or invalid."""
+        if not records:
+            return BatchResult(items=[], counts={"created": 0, "duplicate": 0, "invalid": 0}, raw={})
+        if len(records) > MAX_BATCH:
+            raise ValueError(f"At most {MAX_BATCH} records per batch.")
+        _, data = self.transport.request("POST", "usage", body={"records": records}, retries=retries)
+        return BatchResult.from_json(data)
+
+    def usage_send(self, record: dict) -> UsageResult | None:
+        """Deliver a record without ever raising: posted now (the stored record is returned)
+        or buffered for a later flush (None). Records the server rejects as invalid, or that
+        the key may not post, are logged in full and dropped: sending them again cannot help.
+        """
+        try:
+            if len(self.buffer):
+                # The server was down a moment ago: keep order, do not stall the agent on
+                # retries, and let the flusher (or the next flush) deliver.
+                self._buffer_add(record)
+                self._flush_if_due()
+                return None
+            try:
+                return self.usage_create(record)
+            except _TRANSIENT as exc:
+                self._buffer_add(record, reason=exc)
+                return None
+            except AuthError as exc:
+                if exc.status == 401:
+                    # A missing or revoked key is fixable (set client.api_key, then flush()).
+                    logger.error("Netra refused the API key (%s); usage kept in the buffer", exc)
+                    self._buffer_add(record, reason=exc)
+                    return None
+                logger.error("Netra refused a usage record (%s); dropped: %r", exc, record)
+                return None
+            except ValidationError as exc:
+                logger.error("Netra rejected a usage record (%s); dropped: %r", exc, record)
+                return None
+        except Exception:
+            logger.exception("Netra: unexpected error sending usage; buffering %r", record.get("request_id"))
+            try:
+                self._buffer_add(record)
+            except Exception:
+                logger.exception("Netra: could not buffer usage %r", record)
+            return None
+
+    @property
+    def pending(self) -> int:
+        """Records waiting in the buffer."""
+        return len(self.buffer)
+
+    @property
+    def degraded(self) -> bool:
+        """True while usage waits in the buffer: the server was unreachable at the last attempt."""
+        return len(self.buffer) > 0
+
+    def flush(self, *, retries: int | None = None) -> int:
+        """Send buffered records in batches (same request_ids). Returns how many remain."""
+        with self._flush_lock:
+            size = self.batch_size
+            while len(self.buffer):
+                batch = self.buffer.peek(size)
+                try:
+                    result = self.usage_create_batch(batch, retries=retries)
+                except _TRANSIENT as exc:
+                    logger.info("Netra still unreachable, %d records buffered: %s", len(self.buffer), exc)
+                    break
+                except ValidationError as exc:
+                    # The batch as a whole was refused (too large a body, say): halve it until
+                    # the one record at fault is found, then drop only that one.
+                    if len(batch) > 1:
+                        size = max(1, len(batch) // 2)
+                        continue
+                    logger.error("Netra refused buffered usage (%s); dropped: %r", exc, batch[0])
+                    self.buffer.remove(batch)
+                    continue
+                except NetraError as exc:
+                    # A refused key: keep every record until it is fixed.
+                    logger.error("Netra refused a usage batch (%s); %d records kept", exc, len(self.buffer))
+                    break
+                for item in result.items:
+                    if item.status == "invalid":
+                        logger.error("Netra rejected buffered usage %r: %s", batch[item.index], item.errors)
+                self.buffer.remove(batch)
+                if not len(self.buffer):
+                    logger.warning("Netra reachable again: buffered usage delivered.")
+                    self._warned_down = False
+            return len(self.buffer)
+
+    def _buffer_add(self, record: dict, *, reason: Exception | None = None) -> None:
+        self.buffer.add(record)
+        if reason is not None:
+            self._last_attempt = time.monotonic()
+        if not self._warned_down:
+            self._warned_down = True
+            logger.warning(
+                "Netra server unreachable (%s): buffering usage in memory (at most %d records), "
+                "%s.", reason or "earlier failure", self.buffer.max_records,
+                f"retrying every {self.flush_interval:g} s" if self.flush_interval > 0 else "sent on flush()",
+            )
+        self._start_flusher()
+
+    def _flush_if_due(self) -> None:
+        if self.flush_interval > 0:
+            self._start_flusher()
+            return
+        # No background thread: one quick attempt per second at most, on the agent's own
+        # thread, so a recovered server gets the backlog without an explicit flush().
+        now = time.monotonic()
+        if now - self._last_attempt >= 1.0 and not self._flush_lock.locked():
+            self._last_attempt = now
+            self.flush(retries=0)
+
+    def _start_flusher(self) -> None:
+        if self.flush_interval <= 0:
+            return
+        with self._flusher_lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(target=self._flush_loop, name="netra-flusher", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            with self._flusher_lock:
+                # Decided under the lock, so a record buffered meanwhile starts a new flusher.
+                if not len(self.buffer):
+                    self._flusher = None
+                    return
+            if self._flush_lock.locked():
+                continue
+            try:
+                self.flush(retries=0)
+            except Exception:
+                logger.exception("Netra: background flush failed")
+        with self._flusher_lock:
+            self._flusher = None
+
+    def close(self, *, flush: bool = True) -> int:
+        """Stop the background flusher; by default try once more to deliver. Returns records left."""
+        self._stop.set()
+        left = self.flush() if flush and len(self.buffer) else len(self.buffer)
+        if left:
+            logger.warning("Netra client closed with %d undelivered usage records.", left)
+        return left
+
+    def __enter__(self) -> NetraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def usage_list(self, **filters: Any) -> dict:
+        """GET /api/v1/usage (filters: from, to, agent, model, tool, run_id, user, cursor, page_size)."""
+        if "from_" in filters:
+            filters["from"] = filters.pop("from_")
+        return self._get("usage", filters)
+
+    def usage_summary(self, *, group_by: str = "agent", **filters: Any) -> dict:
+        if "from_" in filters:
+            filters["from"] = filters.pop("from_")
+        return self._get("usage/summary", {"group_by": group_by, **filters})
+
+    def run(self, run_id: str, *, user: str | None = None) -> RunInfo:
+        return RunInfo.from_json(self._get(f"runs/{run_id}", {"user": user}))
+
+    def models(self, *, provider: str | None = None) -> list[dict]:
+        return self._get("models", {"provider": provider})["models"]
+
+    # --- tokens and budgets ---------------------------------------------------------------
+
+    def tokens_count(
+        self, *, model: str, text: str | None = None, messages: list[dict] | None = None
+    ) -> TokenCount:
+        body = _drop_none({"model": model, "text": text, "messages": messages})
+        return TokenCount.from_json(self._post("tokens/count", body))
+
+    def budgets(self, *, user: str | None = None) -> list[dict]:
+        data = self._get("budgets", {"user": user})
+        if isinstance(data, dict):
+            return list(data.get("budgets") or data.get("results") or [])
+        return list(data or [])
+
+    def budget_check(
+        self,
+        *,
+        agent: str,
+        model: str,
+        run_id: str | None = None,
+        user: str | None = None,
+        estimated_input_tokens: int | None = None,
+        prompt: str | None = None,
+        messages: list[dict] | None = None,
+        max_output_tokens: int | None = None,
+        reserve: bool = False,
+    ) -> BudgetCheck:
+        """May this call go ahead? A denial is a BudgetCheck with allowed=False, not an exception."""
+        body = _drop_none({
+            "agent": agent, "model": model, "run_id": run_id, "user": user,
+            "estimated_input_tokens": estimated_input_tokens, "prompt": prompt, "messages": messages,
+            "max_output_tokens": max_output_tokens, "reserve": reserve or None,
+        })
+        # A reserving check is not idempotent: retry it only when it never reached the server.
+        data = self._post("budgets/check", body, retry=CONNECT_ONLY if reserve else ALWAYS)
+        return BudgetCheck.from_json(data)
+
+    def reservation(self, reservation_id: str, *, user: str | None = None) -> dict:
+        """A hold's state: status (held, committed, released, expired), tokens, cost, actuals."""
+        return self._get(f"budgets/reservations/{reservation_id}", {"user": user})
+
+    def reservation_release(self, reservation_id: str, *, user: str | None = None) -> dict:
+        """Give a hold back. Releasing twice answers the same; 409 once committed or expired."""
+        return self._post(f"budgets/reservations/{reservation_id}/release", _drop_none({"user": user}))
+
+    def reservation_commit(self, reservation_id: str, *, user: str | None = None) -> dict:
+        """Close a hold without charging it (posting usage with reservation_id is the normal commit)."""
+        return self._post(f"budgets/reservations/{reservation_id}/commit", _drop_none({"user": user}))
+
+    # --- token-saving services ---------------------------------------------------------------
+    # ``user`` (service keys only) and ``agent`` attribute the savings; extra keyword
+    # arguments go to the server as they are, so new options need no SDK release.
+
+    def optimize_prompt(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        level: str = "balanced",
+        target_reduction: float | None = None,
+        user: str | None = None,
+        agent: str | None = None,
+        **options: Any,
+    ) -> PromptOptimization:
+        """Compress a prompt: ``light``, ``balanced`` or ``aggressive``."""
+        body = _drop_none({"model": model, "prompt": prompt, "level": level, "target_reduction": target_reduction,
+                           "user": user, "agent": agent, **options})
+        return PromptOptimization.from_json(self._post("optimize/prompt", body))
+
+    def optimize_context(
+        self,
+        *,
+        model: str,
+        messages: list[dict],
+        max_response_tokens: int | None = None,
+        safety_margin: float | None = None,
+        user: str | None = None,
+        agent: str | None = None,
+    ) -> dict:
+        """{messages, dropped, tokens, budget}; ValidationError (422) when system + newest cannot fit."""
+        return self._post("optimize/context", _drop_none({
+            "model": model, "messages": messages, "max_response_tokens": max_response_tokens,
+            "safety_margin": safety_margin, "user": user, "agent": agent,
+        }))
+
+    def optimize_chunks(
+        self, *, model: str, text: str, max_tokens_per_chunk: int, overlap_tokens: int = 0,
+        user: str | None = None, agent: str | None = None,
+    ) -> dict:
+        """Token-exact chunks of at most ``max_tokens_per_chunk``."""
+        return self._post("optimize/chunks", _drop_none({
+            "model": model, "text": text, "max_tokens_per_chunk": max_tokens_per_chunk,
+            "overlap_tokens": overlap_tokens, "user": user, "agent": agent,
+        }))
+
+    def optimize_data_request(
+        self, *, model: str, user_request: str, token_budget: int, triage_result: dict | None = None,
+        previous_results: Any = None, user: str | None = None, agent: str | None = None,
+    ) -> dict:
+        """A token-aware data request plan: complexity, strategy, chunks, estimated_tokens."""
+        return self._post("optimize/data-request", _drop_none({
+            "model": model, "user_request": user_request, "token_budget": token_budget,
+            "triage_result": triage_result, "previous_results": previous_results, "user": user, "agent": agent,
+        }))
+
+    def cache_lookup(
+        self, *, model: str, messages: list[dict], params: dict | None = None,
+        user: str | None = None, agent: str | None = None,
+    ) -> CacheLookup:
+        """A cached answer for the same model, messages and answer-changing params, if any."""
+        body = _drop_none({"model": model, "messages": messages, "params": params, "user": user, "agent": agent})
+        return CacheLookup.from_json(self._post("cache/lookup", body))
+
+    def cache_store(
+        self,
+        *,
+        model: str,
+        messages: list[dict],
+        response: Any,
+        params: dict | None = None,
+        output_tokens: int | None = None,
+        ttl_seconds: int | None = None,
+        shared: bool = False,
+        user: str | None = None,
+        agent: str | None = None,
+    ) -> dict:
+        """Store an answer (``shared`` entries need a service key)."""
+        body = _drop_none({
+            "model": model, "messages": messages, "response": response, "params": params,
+            "output_tokens": output_tokens, "ttl_seconds": ttl_seconds, "shared": shared or None,
+            "user": user, "agent": agent,
+        })
+        return self._post("cache/store", body)
+
+    def cache_stats(self, *, user: str | None = None) -> dict:
+        return self._get("cache/stats", {"user": user})
+
+    def template_select(self, *, agent_type: str, richness: str | None = None) -> dict:
+        """The lean template for an agent type (``fallback`` says whether richness matched)."""
+        return self._get("templates/select", {"agent_type": agent_type, "richness": richness})
+
+    def template_render(
+        self, name: str, *, variables: dict[str, Any], version: int | None = None, model: str | None = None,
+        user: str | None = None, agent: str | None = None,
+    ) -> dict:
+        """Render a template; a missing variable is a ValidationError naming it."""
+        body = _drop_none({"variables": variables, "version": version, "model": model, "user": user,
+                           "agent": agent})
+        return self._post(f"templates/{name}/render", body)
+
+    def policy(self, *, user: str | None = None) -> dict:
+        """The user's optimization policy: compression level, model, caching, estimated savings."""
+        return self._get("policy", {"user": user})
+
