@@ -208,9 +208,30 @@ def _sub_spans(text: str, spans: list[tuple[int, int]], make) -> str:
     return "".join(out)
 
 
+_LABELLED_LINE_RE = re.compile(r"^([ \t]*[A-Za-z][A-Za-z ]{0,20}:[ \t]*)(\S.*)$")
+
+
+def _mask_example_lines(text: str, masker: _Masker) -> str:
+    """Protect the data of few-shot pairs (an input-label line followed by an output-label line).
+
+    The input to translate or classify is data, not instructions: "Input: The
+    meeting is at 10 am." must reach the model with its article intact.
+    """
+    lines = text.split("\n")
+    for i in range(len(lines) - 1):
+        if not (_INPUT_LABEL_RE.match(lines[i]) and _OUTPUT_LINE_RE.fullmatch(lines[i + 1])):
+            continue
+        for j in (i, i + 1):
+            m = _LABELLED_LINE_RE.match(lines[j])
+            if m:
+                lines[j] = m.group(1) + masker.token(m.group(2))
+    return "\n".join(lines)
+
+
 def _mask(text: str, masker: _Masker, techniques: list[str]) -> str:
     text = _sub_spans(text, fenced_blocks(text), masker.token)
     text = _INLINE_CODE_RE.sub(lambda m: masker.token(m.group(0)), text)
+    text = _mask_example_lines(text, masker)
     json_spans = _json_spans(text)
     if any(compact_json(text[s:e]) != text[s:e] for s, e in json_spans):
         techniques.append("json_compact")
@@ -324,7 +345,7 @@ _CAP_RE = re.compile(_CAP + r"[ \t]*([a-z]+\b)?")
 
 def _at_sentence_start(s: str, i: int) -> bool:
     j = i
-    while j > 0 and s[j - 1] in " \t":
+    while j > 0 and s[j - 1] in " \t" + _CAP:
         j -= 1
     if j == 0 or s[j - 1] in ".!?\n":
         return True
@@ -440,7 +461,19 @@ def _prune_examples(text: str, keep: int, masker: _Masker) -> tuple[str, list[st
     return kept_text, [masker.restore(p) for p in removed]
 
 
-_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)\s*")
+# A sentence ends at . ! ? followed by space and a capital, digit or
+# placeholder, but not after "e.g." or "i.e." (the rules introduce those).
+_SENTENCE_END_RE = re.compile(r"(?<![\s(]e\.g\.)(?<![\s(]i\.e\.)(?<=[.!?])\s+(?=[A-Z0-9\ue000\"“(\[])")
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """Sentences of a paragraph, each with its trailing space, joining back exactly."""
+    out, last = [], 0
+    for m in _SENTENCE_END_RE.finditer(paragraph):
+        out.append(paragraph[last : m.end()])
+        last = m.end()
+    out.append(paragraph[last:])
+    return [s for s in out if s]
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’]+")
 _STOPWORDS = frozenset(
     "the and for with that this from have has had was were are is be been being you your our their they them "
@@ -480,9 +513,7 @@ def _shorten_context(text: str) -> str:
         return text
     query = _content_words(" ".join(p for i, p in enumerate(paras) if i not in long_idx))
     for i in long_idx:
-        sentences = _SENTENCE_RE.findall(paras[i])
-        if "".join(sentences) != paras[i]:
-            continue  # not plain sentences; leave it alone
+        sentences = _sentences(paras[i])
         kept = []
         for n, s in enumerate(sentences):
             if n == 0 or _must_keep(s) or len(_content_words(s) & query) >= 2:
