@@ -277,6 +277,39 @@ def _dedupe_lines(text: str) -> str:
     return "\n".join(out)
 
 
+_LIST_MARK_RE = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(_LIST_MARK_RE.sub("", sentence).lower().rstrip(" \t.!?;").split())
+
+
+def _dedupe_sentences(text: str) -> str:
+    """Drop a sentence that repeats an earlier one word for word (list markers and case aside).
+
+    Sentences with a negation stay (their count is part of the guarantee), as do
+    sentences under four words; a line whose every sentence was a repeat goes.
+    """
+    seen: set[str] = set()
+    out = []
+    for line in text.split("\n"):
+        mark = _LIST_MARK_RE.match(line)
+        prefix = mark.group(0) if mark else ""
+        sentences = _sentences(line[len(prefix) :])
+        kept = []
+        for sentence in sentences:
+            key = _sentence_key(sentence)
+            if len(key.split()) >= 4 and not _NEGATION_RE.search(key):
+                if key in seen:
+                    continue
+                seen.add(key)
+            kept.append(sentence)
+        if sentences and not kept:
+            continue
+        out.append(line if len(kept) == len(sentences) else prefix + "".join(kept).rstrip())
+    return "\n".join(out)
+
+
 # --- Phrase rules (data in phrase_rules.py) ---------------------------------------------
 
 _LEFT = r"(?<![\w\-./@'’\ue001])"
@@ -295,10 +328,11 @@ def _literal(pattern: str) -> str:
 
 
 def _compile(
-    rules: list[tuple[str, str]], *, need_word_after: bool = False
+    rules: list[tuple[str, str]], *, need_word_after: bool = False, after: str = ""
 ) -> list[tuple[re.Pattern, str, bool, str]]:
     """A leading ``^`` in a pattern means: only where it opens a sentence."""
-    after = r"(?=\s+[a-z])" if need_word_after else ""
+    if need_word_after:
+        after = r"(?=\s+[a-z])"
     return [
         (
             re.compile(_LEFT + pattern.lstrip("^").replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE),
@@ -314,6 +348,9 @@ _PHRASES = _compile(PHRASE_RULES)
 # Single words go only before a plain lowercase word, never before a
 # placeholder, number or symbol ("a > b" keeps its "a").
 _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
+# "the" also goes before a name, number or protected span ("the EU", "the 95th
+# percentile", "the `ticket_id` field"): unlike "a", it is never a symbol itself.
+_THE = _compile([(r"the", "")], after=r"(?=[ \t]+(?:[A-Za-z0-9]|\ue000))")
 _AGGRESSIVE = _compile(AGGRESSIVE_RULES, need_word_after=True)
 
 
@@ -541,8 +578,9 @@ def _one_round(text: str, level: str, max_examples: int) -> CompressionResult:
     masked = step("dedupe_lines", _dedupe_lines, masked)
     if level in ("balanced", "aggressive"):
         masked = step("markdown", _markdown, masked)
+        masked = step("dedupe_sentences", lambda t: _whitespace(_dedupe_sentences(t)), masked)
         masked = step("phrase_rules", lambda t: _whitespace(_apply_rules(t, _PHRASES)), masked)
-        masked = step("articles", lambda t: _whitespace(_apply_rules(t, _ARTICLES)), masked)
+        masked = step("articles", lambda t: _whitespace(_apply_rules(t, _ARTICLES + _THE)), masked)
     if level == "aggressive":
         masked = step("extractive_context", _shorten_context, masked)
         masked = step("function_words", lambda t: _whitespace(_apply_rules(t, _AGGRESSIVE)), masked)
