@@ -127,6 +127,18 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"help me out", "help me"),
     (r"explain to me", "explain"),
     (r"tell me about", "describe"),
+    (r"under any circumstances", "ever"),
+    (r"in any way,? shape,? or form", "at all"),
+] + [
+    # "before you answer" -> "before answering"
+    (rf"{when} you {verb}", f"{when} {ing}")
+    for when in ("before", "after", "while")
+    for verb, ing in (
+        ("answer", "answering"), ("respond", "responding"), ("reply", "replying"), ("provide", "providing"),
+        ("start", "starting"), ("begin", "beginning"), ("write", "writing"), ("make", "making"),
+        ("send", "sending"), ("submit", "submitting"), ("use", "using"), ("give", "giving"),
+    )
+] + [
     (r"and then", "then"),
     (r"so that", "so"),
     (r"for example", "e.g."),
