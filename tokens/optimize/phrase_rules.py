@@ -128,6 +128,8 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"explain to me", "explain"),
     (r"tell me about", "describe"),
     (r"under any circumstances", "ever"),
+    (r"help (?:the )?users? with (?:their|any|all) questions", "answer user questions"),
+    (r"within the scope of", "within"),
     (r"in any way,? shape,? or form", "at all"),
 ] + [
     # "before you answer" -> "before answering"
