@@ -205,6 +205,10 @@ def test_input_that_defeats_json_detection_comes_back_unchanged():
         ("Your task is to help the user with their questions. Check whether it is within the scope of "
          "your role.",
          "Task: answer user questions. Check whether it is within your role."),
+        # Shorter rules must not eat the longer phrases they overlap.
+        ("I have read a lot of articles. It improved a lot.", "I have read many articles. It improved much."),
+        ("At this point in time we wait. A significant number of users left.",
+         "Now we wait. Many users left."),
         ("Cite the ID, for example DOC-1042, whenever you answer.",
          "Cite ID, e.g. DOC-1042, when you answer."),
     ],
