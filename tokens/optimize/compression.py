@@ -1,15 +1,16 @@
 """Rule-based prompt compression (pure Python, no model calls).
 
 Protected spans are masked first and restored byte for byte at the end:
-fenced code, inline code, JSON blocks (compacted lexically: only whitespace
-outside strings goes, so every literal keeps its exact text), URLs, emails and
-quoted strings. The rules then only see prose, and no rule pattern contains a
+fenced code, inline code, the input/output lines of few-shot pairs (data,
+not instructions), JSON blocks (compacted lexically: only whitespace outside
+strings goes, so every literal keeps its exact text), URLs, emails and quoted
+strings. The rules then only see prose, and no rule pattern contains a
 negation, a digit or an identifier, so those survive by construction.
 
 Levels are cumulative:
 
 - ``light``: lossless steps: whitespace, compact JSON, repeated lines.
-- ``balanced``: + markdown decoration and the phrase rules.
+- ``balanced``: + markdown decoration, repeated sentences and the phrase rules.
 - ``aggressive``: + articles, only the first N few-shot examples, and long
   context paragraphs shortened extractively (a sentence goes only if it has
   no number, identifier, protected span or negation and little overlap with
