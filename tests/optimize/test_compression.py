@@ -267,3 +267,14 @@ def test_extractive_context_does_not_split_at_e_g():
     prompt = "Summarize the ticket history.\n\nTickets are closed quickly (e.g. within hours). " + filler
     out = compress(prompt, level="aggressive").text
     assert out == "Summarize ticket history.\n\nTickets closed quickly (e.g. within hours)."
+
+
+def test_a_heading_repeated_by_its_first_line_is_dropped():
+    prompt = "### Role\nYou are a tutor.\n\n### Goal\nYour goal is to answer questions as well as possible."
+    assert compress(prompt, level="balanced").text == "Role:\nYou are tutor.\n\nGoal: answer questions well."
+
+
+def test_stock_closer_goes_with_or_without_please():
+    for closer in ("Please let me know if you need any additional information.",
+                   "Let me know if you have any further questions from me."):
+        assert compress("Summarize the memo.\n\n" + closer, level="balanced").text == "Summarize memo."

@@ -415,6 +415,8 @@ def _markdown(text: str) -> str:
     text = re.sub(r"__(\w[^_\n]*?\w|\w)__", r"\1", text)
     text = re.sub(r"(?m)^[ \t]*(?:-{3,}|\*{3,}|={3,}|_{3,})[ \t]*$\n?", "", text)
     text = re.sub(r"(?m)^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", lambda m: m.group(1).rstrip(":") + ":", text)
+    # "### Goal\nYour goal is to ..." becomes "Goal:\nGoal: ..." after the rules; one label is enough.
+    text = re.sub(r"(?m)^([A-Z][A-Za-z ]{0,30}:)[ \t]*\n(?:[ \t]*\n)?(?=\1[ \t])", "", text)
     return text
 
 

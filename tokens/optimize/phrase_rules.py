@@ -24,6 +24,8 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"thank you for your (?:help|time|assistance)[.!]*", ""),
     (r"thanks (?:so much |a lot )?for your (?:help|time|assistance)[.!]*", ""),
     (r"it is (?:really |greatly |much )?appreciated[.!]", ""),
+    (r"(?:please )?let me know if you (?:need|have) any (?:additional|more|further) (?:information|questions)"
+     r"(?: from me)?[.!]?", ""),
     (r"i hope (?:this|that) makes sense[.!]", ""),
     (r"i hope this helps[.!]", ""),
     (r"it is (?:also )?worth (?:mentioning|noting) that", ""),
@@ -197,8 +199,6 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"it would be (?:very |really |extremely )?(?:helpful|great|nice) if you could", ""),
     (r"i hope you are (?:doing )?well(?: today)?[.!]?", ""),
     (r"good (?:morning|afternoon|evening)[,!.]", ""),
-    (r"please let me know if you (?:need|have) any (?:additional|more|further) (?:information|questions)"
-     r"(?: from me)?[.!]?", ""),
     (r"whenever it is possible to do so", "when possible"),
     (r"whenever possible", "when possible"),
     (r"if it is possible", "if possible"),
@@ -254,7 +254,6 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"any and all", "all"),
     (r"all of the", "all"),
     (r"some of the", "some"),
-    (r"each of the", "each"),
     (r"both of the", "both"),
     (r"will be able to", "can"),
     (r"(?:is|are) able to", "can"),
