@@ -43,7 +43,7 @@ def test_optimize_prompt_reports_exact_tokens_and_records_saving(
     assert res.status_code == 200
     body = res.json()
     expected = compress(PROMPT, level="balanced").text
-    assert body["optimized"] == expected == "Summarize report as JSON? You do not guess."
+    assert body["optimized"] == expected == "Summarize report as JSON? Do not guess."
     assert body["original_tokens"] == count_text(PROMPT, MODEL).tokens
     assert body["optimized_tokens"] == count_text(expected, MODEL).tokens
     saved = body["original_tokens"] - body["optimized_tokens"]

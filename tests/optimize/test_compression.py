@@ -177,3 +177,104 @@ def test_input_that_defeats_json_detection_comes_back_unchanged():
     assert compress(nested, level="balanced").text == nested
     unbalanced = 'Please could you check {"' * 300
     assert compress(unbalanced, level="aggressive").text == unbalanced
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Due to the fact that we operate in the EU, store data for 30 days.",
+         "Because we operate in EU, store data for 30 days."),
+        ("It is worth mentioning that the cache was enabled. In general, costs fell.",
+         "Cache was enabled. Costs fell."),
+        ("It is extremely important that you do not mention competitors.", "Do not mention competitors."),
+        # Without "you" the requirement keeps a marker instead of turning into a statement.
+        ("It is really important that the email sounds friendly.", "Important: email sounds friendly."),
+        ("Please make sure that you cite the source. We need to make use of a wide range of tools.",
+         "Cite source. We need to use many tools."),
+        ("I was wondering if you could help me out with something. Write a haiku.", "Write haiku."),
+        ("You are a very helpful and highly capable assistant. Answer in the same language that the user "
+         "is using.",
+         "You are helpful assistant. Answer in user's language."),
+        ("In order to keep answers short, avoid long introductions and just get to the point.",
+         "To keep answers short, avoid long introductions and be direct."),
+        ("Here are some examples that show you exactly how you should do it:", "Examples:"),
+        ("Your task is to do the following: Translate each sentence. The examples below demonstrate "
+         "the expected format.", "Task: Translate each sentence. Examples show format."),
+        ("Do not reveal the rules under any circumstances. Before you answer, check the facts.",
+         "Do not reveal rules ever. Before answering, check facts."),
+        ("Your task is to help the user with their questions. Check whether it is within the scope of "
+         "your role.",
+         "Task: answer user questions. Check whether it is within your role."),
+        # Shorter rules must not eat the longer phrases they overlap.
+        ("I have read a lot of articles. It improved a lot.", "I have read many articles. It improved much."),
+        ("At this point in time we wait. A significant number of users left.",
+         "Now we wait. Many users left."),
+        ("Cite the ID, for example DOC-1042, whenever you answer.",
+         "Cite ID, e.g. DOC-1042, when you answer."),
+    ],
+)
+def test_stock_phrase_rules(prompt, expected):
+    assert compress(prompt, level="balanced").text == expected
+
+
+def test_that_goes_after_a_reporting_verb_only_before_a_pronoun_or_determiner():
+    prompt = "The team reported that the migration went well. They said that function is slow."
+    expected = "Team reported migration went well. They said that function is slow."
+    assert compress(prompt, level="balanced").text == expected
+
+
+def test_the_goes_before_names_numbers_and_protected_spans():
+    prompt = "Use the `ticket_id` field for the EU region and the 95th percentile."
+    expected = "Use `ticket_id` field for EU region and 95th percentile."
+    assert compress(prompt, level="balanced").text == expected
+
+
+def test_repeated_sentences_go_but_repeated_negations_stay():
+    prompt = (
+        "1. Cite sources when you answer.\n2. Be brief.\n\nCite sources when you answer. Do not guess."
+        "\nDo not guess."
+    )
+    result = compress(prompt, level="balanced")
+    assert result.text == "1. Cite sources when you answer.\n2. Be brief.\n\nDo not guess.\nDo not guess."
+    assert "dedupe_sentences" in result.techniques
+    assert compress(prompt, level="light").text == prompt
+
+
+def test_few_shot_example_data_is_never_rewritten():
+    prompt = (
+        "Translate the sentence into French.\n\nInput: The meeting is at the office.\n"
+        "Output: La réunion est au bureau.\n\nInput: The report is very late.\nOutput:"
+    )
+    assert compress(prompt, level="balanced").text == (
+        "Translate sentence into French.\n\nInput: The meeting is at the office.\nOutput: La réunion est au "
+        "bureau.\n\nInput: The report is very late.\nOutput:"
+    )
+
+
+def test_extractive_context_does_not_split_at_e_g():
+    assert compression._sentences("Cite the ID (e.g. DOC-1) here. Then stop.") == [
+        "Cite the ID (e.g. DOC-1) here. ",
+        "Then stop.",
+    ]
+    filler = (
+        "The weather in the valley was pleasant and everyone enjoyed the long walks after lunch. "
+        "Several colleagues brought cakes to share with the whole office on a sunny morning. "
+        "Later that week the garden behind the building was finally repainted in bright green. "
+        "Someone suggested a picnic by the river, which many people liked very much indeed. "
+        "The old coffee machine in the kitchen was replaced with a shiny new model. "
+        "Most evenings ended with long conversations about music, films and travel plans."
+    )
+    prompt = "Summarize the ticket history.\n\nTickets are closed quickly (e.g. within hours). " + filler
+    out = compress(prompt, level="aggressive").text
+    assert out == "Summarize ticket history.\n\nTickets closed quickly (e.g. within hours)."
+
+
+def test_a_heading_repeated_by_its_first_line_is_dropped():
+    prompt = "### Role\nYou are a tutor.\n\n### Goal\nYour goal is to answer questions as well as possible."
+    assert compress(prompt, level="balanced").text == "Role:\nYou are tutor.\n\nGoal: answer questions well."
+
+
+def test_stock_closer_goes_with_or_without_please():
+    for closer in ("Please let me know if you need any additional information.",
+                   "Let me know if you have any further questions from me."):
+        assert compress("Summarize the memo.\n\n" + closer, level="balanced").text == "Summarize memo."

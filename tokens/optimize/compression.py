@@ -1,15 +1,16 @@
 """Rule-based prompt compression (pure Python, no model calls).
 
 Protected spans are masked first and restored byte for byte at the end:
-fenced code, inline code, JSON blocks (compacted lexically: only whitespace
-outside strings goes, so every literal keeps its exact text), URLs, emails and
-quoted strings. The rules then only see prose, and no rule pattern contains a
+fenced code, inline code, the input/output lines of few-shot pairs (data,
+not instructions), JSON blocks (compacted lexically: only whitespace outside
+strings goes, so every literal keeps its exact text), URLs, emails and quoted
+strings. The rules then only see prose, and no rule pattern contains a
 negation, a digit or an identifier, so those survive by construction.
 
 Levels are cumulative:
 
 - ``light``: lossless steps: whitespace, compact JSON, repeated lines.
-- ``balanced``: + markdown decoration and the phrase rules.
+- ``balanced``: + markdown decoration, repeated sentences and the phrase rules.
 - ``aggressive``: + articles, only the first N few-shot examples, and long
   context paragraphs shortened extractively (a sentence goes only if it has
   no number, identifier, protected span or negation and little overlap with
@@ -208,9 +209,30 @@ def _sub_spans(text: str, spans: list[tuple[int, int]], make) -> str:
     return "".join(out)
 
 
+_LABELLED_LINE_RE = re.compile(r"^([ \t]*[A-Za-z][A-Za-z ]{0,20}:[ \t]*)(\S.*)$")
+
+
+def _mask_example_lines(text: str, masker: _Masker) -> str:
+    """Protect the data of few-shot pairs (an input-label line followed by an output-label line).
+
+    The input to translate or classify is data, not instructions: "Input: The
+    meeting is at 10 am." must reach the model with its article intact.
+    """
+    lines = text.split("\n")
+    for i in range(len(lines) - 1):
+        if not (_INPUT_LABEL_RE.match(lines[i]) and _OUTPUT_LINE_RE.fullmatch(lines[i + 1])):
+            continue
+        for j in (i, i + 1):
+            m = _LABELLED_LINE_RE.match(lines[j])
+            if m:
+                lines[j] = m.group(1) + masker.token(m.group(2))
+    return "\n".join(lines)
+
+
 def _mask(text: str, masker: _Masker, techniques: list[str]) -> str:
     text = _sub_spans(text, fenced_blocks(text), masker.token)
     text = _INLINE_CODE_RE.sub(lambda m: masker.token(m.group(0)), text)
+    text = _mask_example_lines(text, masker)
     json_spans = _json_spans(text)
     if any(compact_json(text[s:e]) != text[s:e] for s, e in json_spans):
         techniques.append("json_compact")
@@ -256,6 +278,39 @@ def _dedupe_lines(text: str) -> str:
     return "\n".join(out)
 
 
+_LIST_MARK_RE = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(_LIST_MARK_RE.sub("", sentence).lower().rstrip(" \t.!?;").split())
+
+
+def _dedupe_sentences(text: str) -> str:
+    """Drop a sentence that repeats an earlier one word for word (list markers and case aside).
+
+    Sentences with a negation stay (their count is part of the guarantee), as do
+    sentences under four words; a line whose every sentence was a repeat goes.
+    """
+    seen: set[str] = set()
+    out = []
+    for line in text.split("\n"):
+        mark = _LIST_MARK_RE.match(line)
+        prefix = mark.group(0) if mark else ""
+        sentences = _sentences(line[len(prefix) :])
+        kept = []
+        for sentence in sentences:
+            key = _sentence_key(sentence)
+            if len(key.split()) >= 4 and not _NEGATION_RE.search(key):
+                if key in seen:
+                    continue
+                seen.add(key)
+            kept.append(sentence)
+        if sentences and not kept:
+            continue
+        out.append(line if len(kept) == len(sentences) else prefix + "".join(kept).rstrip())
+    return "\n".join(out)
+
+
 # --- Phrase rules (data in phrase_rules.py) ---------------------------------------------
 
 _LEFT = r"(?<![\w\-./@'’\ue001])"
@@ -274,10 +329,11 @@ def _literal(pattern: str) -> str:
 
 
 def _compile(
-    rules: list[tuple[str, str]], *, need_word_after: bool = False
+    rules: list[tuple[str, str]], *, need_word_after: bool = False, after: str = ""
 ) -> list[tuple[re.Pattern, str, bool, str]]:
     """A leading ``^`` in a pattern means: only where it opens a sentence."""
-    after = r"(?=\s+[a-z])" if need_word_after else ""
+    if need_word_after:
+        after = r"(?=\s+[a-z])"
     return [
         (
             re.compile(_LEFT + pattern.lstrip("^").replace(" ", r"\s+") + _RIGHT + after, re.IGNORECASE),
@@ -293,6 +349,9 @@ _PHRASES = _compile(PHRASE_RULES)
 # Single words go only before a plain lowercase word, never before a
 # placeholder, number or symbol ("a > b" keeps its "a").
 _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
+# "the" also goes before a name, number or protected span ("the EU", "the 95th
+# percentile", "the `ticket_id` field"): unlike "a", it is never a symbol itself.
+_THE = _compile([(r"the", "")], after=r"(?=[ \t]+(?:[A-Za-z0-9]|\ue000))")
 _AGGRESSIVE = _compile(AGGRESSIVE_RULES, need_word_after=True)
 
 
@@ -324,7 +383,7 @@ _CAP_RE = re.compile(_CAP + r"[ \t]*([a-z]+\b)?")
 
 def _at_sentence_start(s: str, i: int) -> bool:
     j = i
-    while j > 0 and s[j - 1] in " \t":
+    while j > 0 and s[j - 1] in " \t" + _CAP:
         j -= 1
     if j == 0 or s[j - 1] in ".!?\n":
         return True
@@ -356,6 +415,8 @@ def _markdown(text: str) -> str:
     text = re.sub(r"__(\w[^_\n]*?\w|\w)__", r"\1", text)
     text = re.sub(r"(?m)^[ \t]*(?:-{3,}|\*{3,}|={3,}|_{3,})[ \t]*$\n?", "", text)
     text = re.sub(r"(?m)^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", lambda m: m.group(1).rstrip(":") + ":", text)
+    # "### Goal\nYour goal is to ..." becomes "Goal:\nGoal: ..." after the rules; one label is enough.
+    text = re.sub(r"(?m)^([A-Z][A-Za-z ]{0,30}:)[ \t]*\n(?:[ \t]*\n)?(?=\1[ \t])", "", text)
     return text
 
 
@@ -440,7 +501,19 @@ def _prune_examples(text: str, keep: int, masker: _Masker) -> tuple[str, list[st
     return kept_text, [masker.restore(p) for p in removed]
 
 
-_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)\s*")
+# A sentence ends at . ! ? followed by space and a capital, digit or
+# placeholder, but not after "e.g." or "i.e." (the rules introduce those).
+_SENTENCE_END_RE = re.compile(r"(?<![\s(]e\.g\.)(?<![\s(]i\.e\.)(?<=[.!?])\s+(?=[A-Z0-9\ue000\"“(\[])")
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """Sentences of a paragraph, each with its trailing space, joining back exactly."""
+    out, last = [], 0
+    for m in _SENTENCE_END_RE.finditer(paragraph):
+        out.append(paragraph[last : m.end()])
+        last = m.end()
+    out.append(paragraph[last:])
+    return [s for s in out if s]
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’]+")
 _STOPWORDS = frozenset(
     "the and for with that this from have has had was were are is be been being you your our their they them "
@@ -480,9 +553,7 @@ def _shorten_context(text: str) -> str:
         return text
     query = _content_words(" ".join(p for i, p in enumerate(paras) if i not in long_idx))
     for i in long_idx:
-        sentences = _SENTENCE_RE.findall(paras[i])
-        if "".join(sentences) != paras[i]:
-            continue  # not plain sentences; leave it alone
+        sentences = _sentences(paras[i])
         kept = []
         for n, s in enumerate(sentences):
             if n == 0 or _must_keep(s) or len(_content_words(s) & query) >= 2:
@@ -510,8 +581,9 @@ def _one_round(text: str, level: str, max_examples: int) -> CompressionResult:
     masked = step("dedupe_lines", _dedupe_lines, masked)
     if level in ("balanced", "aggressive"):
         masked = step("markdown", _markdown, masked)
+        masked = step("dedupe_sentences", lambda t: _whitespace(_dedupe_sentences(t)), masked)
         masked = step("phrase_rules", lambda t: _whitespace(_apply_rules(t, _PHRASES)), masked)
-        masked = step("articles", lambda t: _whitespace(_apply_rules(t, _ARTICLES)), masked)
+        masked = step("articles", lambda t: _whitespace(_apply_rules(t, _ARTICLES + _THE)), masked)
     if level == "aggressive":
         masked = step("extractive_context", _shorten_context, masked)
         masked = step("function_words", lambda t: _whitespace(_apply_rules(t, _AGGRESSIVE)), masked)
