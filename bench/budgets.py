@@ -39,6 +39,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
 os.environ.setdefault("NETRA_EMBEDDED_BEAT", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The price catalog reloads under a process-wide lock while it queries; with 32 threads on a
+# 16-connection pool a reload mid-run can wait for a connection held by a thread waiting on that
+# lock (until the pool times out). Nothing changes prices during the run, so load it once.
+os.environ.setdefault("NETRA_CATALOG_CACHE_SECONDS", "3600")
 # DEBUG would keep every SQL query in memory and slow both sides down.
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)

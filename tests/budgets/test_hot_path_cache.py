@@ -2,7 +2,7 @@
 
 import pytest
 
-from budgets.models import Budget, BudgetWindow
+from budgets.models import Budget, BudgetWindow, ReservationHold
 from budgets.selectors import budget_cache, estimate_cache
 from budgets.services import budget_check
 from tokens.models import UsageRecord
@@ -42,6 +42,7 @@ def test_a_budget_switched_off_elsewhere_stops_applying(caching, user, make_budg
     assert (result.allowed, result.budgets) == (True, [])
 
 
+@pytest.mark.django_db(transaction=True)  # foreign keys are checked at a real commit
 def test_a_budget_deleted_elsewhere_never_loses_usage(caching, user, make_budget, ingest):
     budget = make_budget(user=user, limit_tokens=10_000)
     check(user)
@@ -51,9 +52,13 @@ def test_a_budget_deleted_elsewhere_never_loses_usage(caching, user, make_budget
 
     record = ingest(user, prompt=100, completion=10)
 
+    reserved = budget_check(user=user, agent="triage", model="gpt-4o", input_tokens=100, max_output_tokens=50,
+                            reserve=True)
+
     assert UsageRecord.objects.filter(pk=record.pk).exists()
     assert BudgetWindow.objects.count() == 0
-    assert check(user).allowed is True
+    assert (reserved.allowed, reserved.budgets) == (True, [])
+    assert not ReservationHold.objects.exists()
 
 
 def test_a_budget_created_in_this_process_applies_at_once(caching, user, make_budget, catalog):

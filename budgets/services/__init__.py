@@ -1,0 +1,30 @@
+"""Writes: checks and reservations, applying usage, expiry, and budget administration.
+
+Concurrency rule: whoever changes what a budget window may still spend locks
+its BudgetWindow rows first, always in (budget id, window start) order
+(``windows_lock`` for checks and resets, ``_charge_windows`` updating in the
+same order for usage), so two writers never deadlock and a check sees every
+hold and every commit that happened before it. Releasing or expiring a hold
+only frees room, so it needs no window lock.
+"""
+
+from budgets.services.management import (  # noqa: F401
+    AUDITED,
+    EDITABLE,
+    budget_create,
+    budget_enforcement_toggle,
+    budget_limit_raise,
+    budget_update,
+    budget_validate,
+    budget_window_reset,
+    budgets_allocate,
+)
+from budgets.services.reservations import (  # noqa: F401
+    CheckResult,
+    budget_check,
+    reservation_commit,
+    reservation_release,
+    reservation_ttl,
+    reservations_expire,
+)
+from budgets.services.usage import usage_apply  # noqa: F401
