@@ -128,46 +128,54 @@ class Catalog:
         ttl = getattr(settings, "NETRA_CATALOG_CACHE_SECONDS", 30)
         if self._loaded_at is not None and time.monotonic() - self._loaded_at < ttl:
             return
-        with self._lock:
-            if self._loaded_at is not None and time.monotonic() - self._loaded_at < ttl:
-                return
-            versions: dict[str, list[ModelPrice]] = {}
-            aliases: dict[str, str] = {}
-            for row in ModelPrice.objects.order_by("name", "valid_from"):
-                versions.setdefault(row.name, []).append(row)
-            for name, rows in versions.items():
-                for alias in rows[-1].aliases or []:
-                    aliases.setdefault(alias, name)
-                    aliases.setdefault(alias.lower(), name)
-                provider = rows[-1].provider
-                aliases.setdefault(f"{provider}/{name}", name)
-            self._versions = versions
-            self._starts = {n: [r.valid_from for r in rows] for n, rows in versions.items()}
-            self._aliases = aliases
+        # Query without holding the lock: a thread waiting for a pooled
+        # connection must never block threads that already hold one. Two
+        # threads may reload at once; the last snapshot wins, both are valid.
+        versions: dict[str, list[ModelPrice]] = {}
+        aliases: dict[str, str] = {}
+        for row in ModelPrice.objects.order_by("name", "valid_from"):
+            versions.setdefault(row.name, []).append(row)
+        for name, rows in versions.items():
+            for alias in rows[-1].aliases or []:
+                aliases.setdefault(alias, name)
+                aliases.setdefault(alias.lower(), name)
+            aliases.setdefault(f"{rows[-1].provider}/{name}", name)
+        starts = {n: [r.valid_from for r in rows] for n, rows in versions.items()}
+        with self._lock:  # swap all three maps together
+            self._versions, self._starts, self._aliases = versions, starts, aliases
             self._loaded_at = time.monotonic()
 
-    def canonical_name(self, model: str) -> str | None:
+    def _snapshot(self) -> tuple[dict, dict, dict]:
         self._ensure()
+        with self._lock:
+            return self._versions, self._starts, self._aliases
+
+    @staticmethod
+    def _name_in(versions: dict, aliases: dict, model: str) -> str | None:
         for key in _lookup_keys(model):
-            if key in self._versions:
+            if key in versions:
                 return key
-            if key in self._aliases:
-                return self._aliases[key]
+            if key in aliases:
+                return aliases[key]
         return None
+
+    def canonical_name(self, model: str) -> str | None:
+        versions, _, aliases = self._snapshot()
+        return self._name_in(versions, aliases, model)
 
     def resolve(self, model: str, at: datetime) -> ModelPrice | None:
         """The price row valid for ``model`` at ``at``, or None if unknown."""
-        name = self.canonical_name(model)
+        versions, starts, aliases = self._snapshot()
+        name = self._name_in(versions, aliases, model)
         if name is None:
             return None
-        idx = bisect.bisect_right(self._starts[name], at) - 1
-        if idx < 0:
-            return None
-        return self._versions[name][idx]
+        idx = bisect.bisect_right(starts[name], at) - 1
+        return versions[name][idx] if idx >= 0 else None
 
     def latest(self, model: str) -> ModelPrice | None:
-        name = self.canonical_name(model)
-        return self._versions[name][-1] if name else None
+        versions, _, aliases = self._snapshot()
+        name = self._name_in(versions, aliases, model)
+        return versions[name][-1] if name else None
 
 
 catalog = Catalog()
