@@ -115,6 +115,7 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
     import websockets
 
     arrivals: dict[str, float] = {}
+    since_commit: dict[str, float] = {}  # wall clock: arrival minus the envelope's commit ts
     all_arrived = asyncio.Event()
     expected: set[str] = set()
 
@@ -125,8 +126,10 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
         async def receive() -> None:
             async for text in ws:
                 arrived = time.perf_counter()
+                wall = time.time()
                 event = json.loads(text)
                 arrivals[event["data"]["request_id"]] = arrived
+                since_commit[event["data"]["request_id"]] = wall - event["ts"]
                 if expected and expected <= arrivals.keys():
                     all_arrived.set()
 
@@ -163,6 +166,7 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
         after_return = [arrivals[r] - end for r, (_, end) in returned.items() if r in arrivals]
         after_send = [arrivals[r] - start for r, (start, _) in returned.items() if r in arrivals]
         post_times = [end - start for start, end in returned.values()]
+        commit_to_event = [since_commit[r] for r in returned if r in since_commit]
 
         # One 1000-record batch: the response must not wait for its 1000 events.
         all_arrived.clear()
@@ -185,6 +189,7 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
             "after_return": after_return,
             "after_send": after_send,
             "post_times": post_times,
+            "commit_to_event": commit_to_event,
             "batch_post": end - start,
             "batch_received": len(batch_arrivals),
             "batch_first_after_return": min(batch_arrivals) - end if batch_arrivals else None,
@@ -287,6 +292,7 @@ def main() -> None:
         ("raw Redis pub/sub, publish -> subscriber", raw),
         ("POST returned -> token_usage event at the WebSocket", ar),
         ("POST sent -> token_usage event at the WebSocket", asend),
+        ("commit -> token_usage event at the WebSocket", result["commit_to_event"]),
         ("POST round trip (for reference)", pt),
     ]
     print()

@@ -66,8 +66,19 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (Decimal, datetime, date, UUID)):
+        return jsonable(value)
+    raise TypeError(f"{type(value).__name__} is not allowed in a live event")
+
+
 def envelope(event_type: str, data: dict[str, Any], ts: float | None = None) -> dict[str, Any]:
-    return {"type": event_type, "data": jsonable(data), "ts": time.time() if ts is None else ts}
+    return {"type": event_type, "data": data, "ts": time.time() if ts is None else ts}
+
+
+def encode(message: dict[str, Any]) -> str:
+    """The wire text of an envelope (Decimals as exact strings, datetimes as ISO 8601)."""
+    return json.dumps(message, separators=(",", ":"), default=_json_default)
 
 
 def publish(user_id: int, event_type: str, data: dict[str, Any]) -> None:
@@ -83,15 +94,17 @@ def publish_many(events: list[Event]) -> None:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown live event type {event_type!r}")
     events = list(events)
-    transaction.on_commit(lambda: _sender.submit(events, time.time()))
+
+    def on_commit() -> None:
+        ts = time.time()
+        _send([(user_id, envelope(event_type, data, ts)) for user_id, event_type, data in events])
+
+    transaction.on_commit(on_commit)
 
 
-def _encode(events: list[Event], ts: float) -> list[tuple[int, str]]:
-    # Encoded once, in the sender thread, so neither the request nor each listening socket pays.
-    return [
-        (user_id, json.dumps(envelope(event_type, data, ts), separators=(",", ":")))
-        for user_id, event_type, data in events
-    ]
+def _send(messages: list[tuple[int, dict[str, Any]]]) -> None:
+    """Hand committed ``(user_id, envelope)`` pairs to the sender thread; returns at once."""
+    _sender.submit(messages)
 
 
 def flush(timeout: float = 5.0) -> bool:
@@ -176,24 +189,36 @@ def _deliver(encoded: list[tuple[int, str]], loop: asyncio.AbstractEventLoop) ->
         cache.set(SENT_COUNTER_KEY, len(encoded), timeout=None)
 
 
+def _encode_all(batches: list[list[tuple[int, dict[str, Any]]]]) -> list[tuple[int, str]]:
+    # Encoded once, here, so neither the request nor each listening socket pays for it.
+    encoded = []
+    for batch in batches:
+        for user_id, message in batch:
+            try:
+                encoded.append((user_id, encode(message)))
+            except (TypeError, ValueError):  # one bad event must not sink the others
+                logger.exception("live event %s is not JSON-serialisable; dropped", message.get("type"))
+    return encoded
+
+
 class _Sender:
     """One daemon thread per process that hands committed events to the channel layer."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[list[Event], float]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[tuple[int, dict[str, Any]]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._submitted = 0
         self._done = 0
 
-    def submit(self, events: list[Event], ts: float) -> None:
+    def submit(self, messages: list[tuple[int, dict[str, Any]]]) -> None:
         with self._lock:
             self._submitted += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="netra-live-events", daemon=True)
                 self._thread.start()
-        self._queue.put((events, ts))
+        self._queue.put(messages)
 
     def wait_idle(self, timeout: float) -> bool:
         with self._idle:
@@ -211,8 +236,7 @@ class _Sender:
                     break
             taken = len(batches)
             try:
-                encoded = [item for events, ts in batches for item in _encode(events, ts)]
-                _deliver(encoded, loop)
+                _deliver(_encode_all(batches), loop)
             except Exception:
                 logger.exception("live event delivery failed")
             finally:

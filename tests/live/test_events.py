@@ -156,3 +156,29 @@ def test_events_split_into_bounded_layer_messages_per_group():
         ("usage.user.2", 1),
     ]
     assert messages[3][1]["events"] == [f"e{events.EVENTS_PER_MESSAGE}", "x"]
+
+
+def test_events_reach_the_send_hook_only_on_commit(user, monkeypatch, django_capture_on_commit_callbacks):
+    sent: list[tuple[int, dict]] = []
+    monkeypatch.setattr(events, "_send", lambda messages: sent.extend(messages))
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        events.publish(user.pk, "budget_alert", {"budget": 1, "threshold": "50", "percent_used": "51.0"})
+        assert sent == []
+    assert [(uid, m["type"], m["data"]) for uid, m in sent] == [
+        (user.pk, "budget_alert", {"budget": 1, "threshold": "50", "percent_used": "51.0"})
+    ]
+
+
+def test_an_event_that_cannot_be_encoded_does_not_sink_its_batch(user, api, connect):
+    async def scenario():
+        comm, _, _ = await connect(bearer_headers(api.raw_key))
+        await sync_to_async(events.publish_many)([
+            (user.pk, "budget_alert", {"budget": object()}),
+            (user.pk, "budget_alert", {"budget": 2, "threshold": "80", "percent_used": "80.5"}),
+        ])
+        got = await comm.receive_json_from(timeout=5)
+        assert got["data"] == {"budget": 2, "threshold": "80", "percent_used": "80.5"}
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.disconnect()
+
+    run(scenario)

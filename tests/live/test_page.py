@@ -157,3 +157,15 @@ def test_money_formatting(value, text):
 
 def test_percent_formatting():
     assert (percent(Decimal("85")), percent("81.55"), percent(None)) == ("85.0%", "81.6%", "–")
+
+
+@pytest.mark.django_db
+def test_the_page_costs_a_bounded_number_of_queries(client, user, staff_user, usage,
+                                                    django_assert_max_num_queries):
+    # session, user, totals, per agent, latest calls (5 today), and room for the budgets app's few
+    client.force_login(user)
+    with django_assert_max_num_queries(8):
+        assert client.get("/live/").status_code == 200
+    client.force_login(staff_user)  # the same plus per user
+    with django_assert_max_num_queries(9):
+        assert client.get("/live/").status_code == 200
