@@ -221,7 +221,10 @@ class FakeProvider:
         return [r["body"] for r in self.requests if r["path"].endswith(suffix)]
 
     def stop(self) -> None:
-        self.server.shutdown()
+        # shutdown() waits for serve_forever to notice; never let teardown hang on it.
+        stopper = threading.Thread(target=self.server.shutdown, daemon=True)
+        stopper.start()
+        stopper.join(timeout=10)
         self.server.server_close()
 
 
