@@ -36,7 +36,9 @@ def webhook_signature(secret: str, body: bytes) -> str:
 def _post_webhook(url: str, secret: str, payload: dict[str, Any]) -> None:
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     request = urllib.request.Request(
-        url, data=body, method="POST",
+        url,
+        data=body,
+        method="POST",
         headers={"Content-Type": "application/json", "X-Netra-Signature": webhook_signature(secret, body)},
     )
     try:
@@ -81,9 +83,16 @@ def alert_raise(
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
-                kind=kind, dedupe_key=dedupe_key, message=message, user=user, severity=severity,
-                budget_id=budget_id, window_start=window_start, threshold=threshold,
-                percent_used=percent_used, figures=figures or {},
+                kind=kind,
+                dedupe_key=dedupe_key,
+                message=message,
+                user=user,
+                severity=severity,
+                budget_id=budget_id,
+                window_start=window_start,
+                threshold=threshold,
+                percent_used=percent_used,
+                figures=figures or {},
             )
     except IntegrityError:
         return None
@@ -93,11 +102,13 @@ def alert_raise(
         transaction.on_commit(lambda: _send_email(recipients, alert.message, payload))
     if webhook_url:
         transaction.on_commit(
-            lambda: threading.Thread(
-                target=_post_webhook, args=(webhook_url, webhook_secret, payload), daemon=True
-            ).start()
-            if not settings.TESTING
-            else _post_webhook(webhook_url, webhook_secret, payload)
+            lambda: (
+                threading.Thread(
+                    target=_post_webhook, args=(webhook_url, webhook_secret, payload), daemon=True
+                ).start()
+                if not settings.TESTING
+                else _post_webhook(webhook_url, webhook_secret, payload)
+            )
         )
     if user is not None and live_event is not None:
         events.publish(user.pk, "budget_alert", live_event)

@@ -45,3 +45,136 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message[:60]}"
+
+
+COST_DIGITS = {"max_digits": 24, "decimal_places": 12}
+
+
+class DailyUsage(models.Model):
+    """Exact per-day totals of the ledger for one user, agent, model and tool (UTC days)."""
+
+    # Counter columns added by the rollup upsert; the key columns identify the row.
+    COUNTERS = (
+        "requests",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_usd",
+        "cache_hits",
+        "unpriced_requests",
+        "optimized_requests",
+        "optimization_failures",
+        "original_tokens",
+        "tokens_saved",
+        "usd_saved",
+    )
+    KEY = ("user_id", "day", "agent", "model", "tool")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    agent = models.CharField(max_length=100)
+    model = models.CharField(max_length=200)
+    tool = models.CharField(max_length=100, blank=True, default="")
+    requests = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**COST_DIGITS, default=0)
+    # A cache hit is a response served from cache or a prompt read from the provider's cache.
+    cache_hits = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    # Records that reported an optimization; a failure is one that saved no prompt tokens.
+    optimized_requests = models.BigIntegerField(default=0)
+    optimization_failures = models.BigIntegerField(default=0)
+    original_tokens = models.BigIntegerField(default=0)
+    tokens_saved = models.BigIntegerField(default=0)
+    usd_saved = models.DecimalField(**COST_DIGITS, default=0)
+
+    class Meta:
+        verbose_name_plural = "daily usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "day", "agent", "model", "tool"], name="dailyusage_key_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["day"], name="dailyusage_day_idx")]
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id} {self.agent}/{self.model}/{self.tool}"
+
+
+class UserDailyUsage(models.Model):
+    """Per user and UTC day totals (a coarser rollup, kept with DailyUsage) for all-user views."""
+
+    COUNTERS = ("requests", "total_tokens", "cost_usd")
+    KEY = ("user_id", "day")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    requests = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**COST_DIGITS, default=0)
+
+    class Meta:
+        verbose_name_plural = "user daily usage"
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="userdailyusage_key_uniq")]
+        indexes = [models.Index(fields=["day"], name="userdailyusage_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id}"
+
+
+class OptimizationPolicy(models.Model):
+    """A user's token-saving policy, derived by the AutoTokenOptimizer unless an admin pins it."""
+
+    COMPRESSION_LEVELS = [
+        ("none", "none"),
+        ("light", "light"),
+        ("medium", "medium"),
+        ("aggressive", "aggressive"),
+    ]
+    TRIGGERS = ("high_token_usage", "high_cost", "low_efficiency", "repetitive_queries")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="optimization_policy"
+    )
+    compression_level = models.CharField(max_length=16, choices=COMPRESSION_LEVELS, default="none")
+    current_model = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The model the user spent most on in the last 30 days.",
+    )
+    suggested_model = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="A cheaper model of the same provider; empty keeps the model.",
+    )
+    caching_enabled = models.BooleanField(default=False)
+    triggers = models.JSONField(default=list, blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    estimated_savings_usd = models.DecimalField(**COST_DIGITS, default=0)
+    pinned = models.BooleanField(
+        default=False, help_text="A pinned policy is an admin's decision: the hourly refresh leaves it alone."
+    )
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True, default="")
+    computed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "optimization policies"
+        ordering = ["user_id"]
+
+    def __str__(self) -> str:
+        return f"policy of {self.user_id}"

@@ -1,3 +1,10 @@
 """Server-rendered pages of the analytics app (dashboard, reports)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from analytics import views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("reports/", views.reports_page, name="reports"),
+]

@@ -1,3 +1,10 @@
 """API routes of the analytics app, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from analytics import api
+
+urlpatterns = [
+    path("reports/cost", api.ReportCostApi.as_view(), name="report-cost"),
+    path("policy", api.PolicyApi.as_view(), name="policy"),
+]

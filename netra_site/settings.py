@@ -233,6 +233,11 @@ NETRA_CATALOG_CACHE_SECONDS = env.int("NETRA_CATALOG_CACHE_SECONDS", default=30)
 NETRA_MAX_FUTURE_SECONDS = 300
 NETRA_MAX_BATCH = 1000
 NETRA_MAX_METADATA_BYTES = 8 * 1024
+# Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Analytics alerts (usage spike, cache hit rate, optimization failures) are also POSTed here, HMAC-signed.
+NETRA_ALERT_WEBHOOK_URL = env.str("NETRA_ALERT_WEBHOOK_URL", default="")
+NETRA_ALERT_WEBHOOK_SECRET = env.str("NETRA_ALERT_WEBHOOK_SECRET", default="")
 
 LOGGING = {
     "version": 1,

@@ -20,4 +20,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tokens.page_urls")),
     path("", include("analytics.page_urls")),
+    path("", include("analytics.metrics_urls")),
 ]

@@ -1,0 +1,314 @@
+"""Budget control in Django admin: live progress, audited changes, allocation. Thin: calls services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ChangeList
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from budgets import selectors, services
+from budgets.allocation import DEFAULT_MINIMUM, DEFAULT_PRIORITIES
+from budgets.models import Budget, BudgetChange, Reservation
+from netra_site.api_errors import ApiError
+from tokens.services import money_str
+
+
+class BudgetChangeList(ChangeList):
+    """Computes the live figures of a whole page in two queries, not two per row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        rows = list(self.result_list)
+        figures = {f["id"]: f for f in selectors.budget_figures(budgets=rows)}
+        for budget in rows:
+            budget.figures = figures[budget.pk]
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("ok", "ok"), ("warning", "warning (80 %+)"), ("exceeded", "exceeded")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        ids = [f["id"] for f in selectors.budget_figures(budgets=list(queryset)) if f["status"] == self.value()]
+        return queryset.filter(pk__in=ids)
+
+
+class AgentBudgetInline(admin.TabularInline):
+    model = Budget
+    fk_name = "parent"
+    extra = 0
+    fields = ("agent", "priority", "limit_tokens", "limit_usd", "enforcement", "is_active")
+    verbose_name = "per-agent budget"
+    verbose_name_plural = "per-agent budgets (allocated from this budget)"
+
+
+class BudgetChangeInline(admin.TabularInline):
+    model = BudgetChange
+    extra = 0
+    can_delete = False
+    fields = ("changed_at", "changed_by", "field", "old_value", "new_value", "note")
+    readonly_fields = fields
+    verbose_name_plural = "audit history of limit changes"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RaiseForm(forms.Form):
+    percent = forms.DecimalField(min_value=Decimal("0.01"), max_value=Decimal(1000), initial=Decimal(10),
+                                 help_text="Raise every limit of the selected budgets by this percentage.")
+
+
+class AllocateForm(forms.Form):
+    total = forms.IntegerField(min_value=0, help_text="Tokens to split across the agents.")
+    minimum = forms.IntegerField(min_value=0, initial=DEFAULT_MINIMUM, help_text="At least this many per agent.")
+    priorities = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
+        initial="\n".join(f"{agent}={weight}" for agent, weight in DEFAULT_PRIORITIES.items()),
+        help_text="One agent=priority per line; shares are proportional to priority.",
+    )
+
+    def clean_priorities(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line in self.cleaned_data["priorities"].splitlines():
+            if not line.strip():
+                continue
+            agent, sep, weight = line.partition("=")
+            if not sep or not agent.strip() or not weight.strip().isdigit():
+                raise forms.ValidationError(f"Cannot read {line.strip()!r}: write agent=priority.")
+            out[agent.strip()] = int(weight)
+        if not out:
+            raise forms.ValidationError("Name at least one agent.")
+        return out
+
+
+class BudgetForm(forms.ModelForm):
+    webhook_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = Budget
+        fields = ("scope", "user", "agent", "run_id", "parent", "priority", "is_active", "period", "timezone",
+                  "limit_tokens", "limit_usd", "enforcement", "thresholds", "strict", "webhook_url",
+                  "webhook_secret")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.budget_validate(values={k: v for k, v in data.items() if k in ("timezone", "thresholds")})
+        except ApiError as exc:
+            raise forms.ValidationError({k: v for k, v in exc.fields.items()}) from exc
+        if data.get("limit_tokens") is None and data.get("limit_usd") is None:
+            raise forms.ValidationError({"limit_tokens": "Set limit_tokens, limit_usd or both."})
+        return data
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    form = BudgetForm
+    list_display = ("id", "owner", "scope", "target", "period", "enforcement", "progress", "percent", "status")
+    list_display_links = ("id", "owner")
+    list_filter = ("scope", StatusFilter, "period", "enforcement", ("user", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("user__username", "agent", "run_id")
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+    fieldsets = [
+        (None, {"fields": ("scope", "user", "agent", "run_id", "parent", "priority", "is_active")}),
+        ("Limits", {"fields": ("period", "timezone", "limit_tokens", "limit_usd", "enforcement", "thresholds",
+                               "strict")}),
+        ("Notifications", {"fields": ("webhook_url", "webhook_secret")}),
+        ("Now", {"fields": ("current_window",)}),
+    ]
+    readonly_fields = ("current_window",)
+    inlines = [AgentBudgetInline, BudgetChangeInline]
+    actions = ["raise_limit", "toggle_enforcement", "reset_window", "allocate_agents"]
+
+    def get_changelist(self, request, **kwargs):
+        return BudgetChangeList
+
+    def _figures(self, obj: Budget) -> dict:
+        if not hasattr(obj, "figures"):
+            (obj.figures,) = selectors.budget_figures(budgets=[obj])
+        return obj.figures
+
+    @admin.display(description="user", ordering="user__username")
+    def owner(self, obj: Budget) -> str:
+        return obj.user.get_username() if obj.user_id else "(everyone)"
+
+    @admin.display(description="agent / run")
+    def target(self, obj: Budget) -> str:
+        return obj.agent or obj.run_id or "-"
+
+    @admin.display(description="spent / limit")
+    def progress(self, obj: Budget):
+        f = self._figures(obj)
+        pct = min(float(f["percent_used"]), 100.0)
+        colour = {"ok": "#2e7d32", "warning": "#ef6c00", "exceeded": "#c62828"}[f["status"]]
+        parts = []
+        if obj.limit_tokens is not None:
+            parts.append(f"{f['spent_tokens']:,} / {obj.limit_tokens:,} tok")
+        if obj.limit_usd is not None:
+            parts.append(f"${money_str(f['spent_usd'])} / ${money_str(obj.limit_usd)}")
+        return format_html(
+            '<div style="width:160px;background:#eee;border-radius:3px" title="{}">'
+            '<div style="width:{}%;background:{};height:10px;border-radius:3px"></div></div><small>{}</small>',
+            f"{f['percent_used']}%", f"{pct:.1f}", colour, " · ".join(parts),
+        )
+
+    @admin.display(description="%")
+    def percent(self, obj: Budget) -> str:
+        return f"{self._figures(obj)['percent_used']}%"
+
+    @admin.display(description="status")
+    def status(self, obj: Budget) -> str:
+        return self._figures(obj)["status"]
+
+    @admin.display(description="current window")
+    def current_window(self, obj: Budget) -> str:
+        if not obj.pk:
+            return "-"
+        f = self._figures(obj)
+        end = f["window_end"].isoformat() if f["window_end"] else "never"
+        return (f"{f['window_start'].isoformat()} to {end}: spent {f['spent_tokens']:,} tokens / "
+                f"${money_str(f['spent_usd'])}, reserved {f['reserved_tokens']:,} tokens, {f['status']}")
+
+    # -- saving goes through services so every limit change is audited --------------------
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data.get(name) for name in form.cleaned_data if name != "current_window"}
+        try:
+            if change:
+                changes = {k: data[k] for k in form.changed_data if k in services.EDITABLE}
+                saved = services.budget_update(budget=Budget.objects.get(pk=obj.pk), by=request.user, **changes)
+            else:
+                saved = services.budget_create(by=request.user, **data)
+        except ApiError as exc:
+            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+            raise
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Budget:
+            return super().save_formset(request, form, formset, change)
+        parent = form.instance
+        # The admin's change message reads these lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() or inline_form in formset.deleted_forms:
+                continue
+            data = inline_form.cleaned_data
+            child = inline_form.instance
+            if child.pk:
+                changes = {k: data[k] for k in inline_form.changed_data if k in services.EDITABLE}
+                saved = services.budget_update(budget=Budget.objects.get(pk=child.pk), by=request.user, **changes)
+                formset.changed_objects.append((saved, inline_form.changed_data))
+            else:
+                saved = services.budget_create(
+                    by=request.user, scope=Budget.SCOPE_USER_AGENT, user=parent.user, agent=data["agent"],
+                    parent=parent, period=parent.period, timezone=parent.timezone, priority=data["priority"],
+                    limit_tokens=data.get("limit_tokens"), limit_usd=data.get("limit_usd"),
+                    enforcement=data["enforcement"], is_active=data["is_active"],
+                )
+                formset.new_objects.append(saved)
+        for deleted_form in formset.deleted_forms:
+            if deleted_form.instance.pk:
+                formset.deleted_objects.append(deleted_form.instance)
+                deleted_form.instance.delete()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _intermediate(self, request, queryset, form, title: str, action: str, note: str = ""):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title, "form": form, "queryset": queryset, "action": action, "note": note,
+            "opts": self.model._meta, "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/budgets/action_form.html", context)
+
+    @admin.action(description="Raise limits by a percentage (audited)")
+    def raise_limit(self, request, queryset):
+        form = RaiseForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for budget in queryset:
+                services.budget_limit_raise(budget=budget, by=request.user, percent=form.cleaned_data["percent"])
+            self.message_user(request, f"Raised {queryset.count()} budgets by {form.cleaned_data['percent']}%.",
+                              messages.SUCCESS)
+            return None
+        return self._intermediate(request, queryset, form, "Raise budget limits", "raise_limit")
+
+    @admin.action(description="Switch hard / soft (audited)")
+    def toggle_enforcement(self, request, queryset):
+        for budget in queryset:
+            services.budget_enforcement_toggle(budget=budget, by=request.user)
+        self.message_user(request, f"Switched {queryset.count()} budgets.", messages.SUCCESS)
+
+    @admin.action(description="Reset the current window's spend (audited)")
+    def reset_window(self, request, queryset):
+        for budget in queryset:
+            services.budget_window_reset(budget=budget, by=request.user)
+        self.message_user(request, f"Reset the current window of {queryset.count()} budgets.", messages.SUCCESS)
+
+    @admin.action(description="Allocate per-agent budgets by priority")
+    def allocate_agents(self, request, queryset):
+        if queryset.count() != 1 or queryset.first().scope != Budget.SCOPE_USER:
+            self.message_user(request, "Select exactly one user budget to allocate from.", messages.ERROR)
+            return None
+        parent = queryset.first()
+        initial = {"total": parent.limit_tokens} if parent.limit_tokens else {}
+        form = AllocateForm(request.POST if "apply" in request.POST else None, initial=initial)
+        if form.is_valid():
+            try:
+                children = services.budgets_allocate(
+                    parent=parent, by=request.user, total=form.cleaned_data["total"],
+                    priorities=form.cleaned_data["priorities"], minimum=form.cleaned_data["minimum"],
+                )
+            except ApiError as exc:
+                form.add_error("total", str(exc.detail))
+            else:
+                summary = ", ".join(f"{c.agent} {c.limit_tokens:,}" for c in children)
+                self.message_user(request, f"Allocated: {summary}.", messages.SUCCESS)
+                return None
+        return self._intermediate(
+            request, queryset, form, f"Allocate per-agent budgets under budget {parent.pk}", "allocate_agents",
+            note="Shares are proportional to priority, never below the minimum, and sum to the total.",
+        )
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "agent", "model", "tokens", "cost_usd", "status", "created_at", "expires_at")
+    list_filter = ("status", "agent")
+    search_fields = ("id", "user__username", "run_id")
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BudgetChange)
+class BudgetChangeAdmin(admin.ModelAdmin):
+    list_display = ("changed_at", "budget", "changed_by", "field", "old_value", "new_value", "note")
+    list_filter = ("field",)
+    list_select_related = ("budget", "changed_by", "budget__user")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,358 @@
+"""Reads: which budgets apply, their live figures, and the output estimate for a check."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, Q, Sum
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
+from budgets.windows import window_bounds
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+PERCENT_QUANTUM = Decimal("0.01")
+WARNING_PERCENT = Decimal(80)
+# Output estimate: p95 of the completion tokens of the last calls of that agent and model.
+ESTIMATE_SAMPLE = 200
+ESTIMATE_LOOKBACK = timedelta(days=7)
+DEFAULT_OUTPUT_TOKENS = 1024
+
+
+def budget_applies(budget: Budget, *, user_id: int, agent: str, run_id: str) -> bool:
+    if budget.scope == Budget.SCOPE_GLOBAL:
+        return True
+    if budget.user_id != user_id:
+        return False
+    if budget.scope == Budget.SCOPE_USER:
+        return True
+    if budget.scope == Budget.SCOPE_USER_AGENT:
+        return budget.agent == agent
+    if budget.scope == Budget.SCOPE_RUN:
+        return bool(run_id) and budget.run_id == run_id
+    return False
+
+
+def budgets_active_for_users(*, user_ids: Iterable[int]) -> list[Budget]:
+    """Active budgets owned by these users, plus the global ones; one query."""
+    return list(
+        Budget.objects.filter(is_active=True)
+        .filter(Q(user_id__in=list(user_ids)) | Q(scope=Budget.SCOPE_GLOBAL))
+        .order_by("pk")
+    )
+
+
+class _TtlCache:
+    """A small per-process cache for the hot path; cleared on every local budget change.
+
+    Only *which* budgets exist is cached: limits and enforcement are re-read
+    with the window rows under the lock, so a changed limit applies at once. A
+    budget created in another process is enforced here within the TTL.
+    """
+
+    def __init__(self, setting: str, default: float) -> None:
+        self.setting, self.default = setting, default
+        self.data: dict = {}
+        self.lock = threading.Lock()
+
+    def ttl(self) -> float:
+        # Off under tests: test databases roll back without signals, so ids get reused.
+        return getattr(settings, self.setting, 0 if settings.TESTING else self.default)
+
+    def get(self, key):
+        hit = self.data.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, key, value) -> None:
+        ttl = self.ttl()
+        if ttl > 0:
+            with self.lock:
+                if len(self.data) > 10_000:
+                    self.data.clear()
+                self.data[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+budget_cache = _TtlCache("NETRA_BUDGET_CACHE_SECONDS", 5)
+estimate_cache = _TtlCache("NETRA_ESTIMATE_CACHE_SECONDS", 60)
+
+
+def _budgets_changed(**kwargs) -> None:
+    budget_cache.clear()
+
+
+post_save.connect(_budgets_changed, sender=Budget, dispatch_uid="budget_cache_clear_save")
+post_delete.connect(_budgets_changed, sender=Budget, dispatch_uid="budget_cache_clear_delete")
+
+
+def budgets_for_users_cached(*, user_ids: Iterable[int]) -> list[Budget]:
+    """budgets_active_for_users through the per-process cache (the check and ingestion hot path)."""
+    user_ids = sorted(set(user_ids))
+    found: dict[int, Budget] = {}
+    missing = []
+    for uid in user_ids:
+        hit = budget_cache.get(uid)
+        if hit is None:
+            missing.append(uid)
+        else:
+            found.update((b.pk, b) for b in hit)
+    if missing:
+        loaded = budgets_active_for_users(user_ids=missing)
+        for uid in missing:
+            budget_cache.put(uid, [b for b in loaded if b.user_id in (uid, None)])
+        found.update((b.pk, b) for b in loaded)
+    return [found[pk] for pk in sorted(found)]
+
+
+def budgets_applicable(*, user, agent: str, run_id: str = "") -> list[Budget]:
+    return [
+        b for b in budgets_for_users_cached(user_ids=[user.pk])
+        if budget_applies(b, user_id=user.pk, agent=agent, run_id=run_id)
+    ]
+
+
+def live_reserved(
+    *, keys: Iterable[tuple[int, datetime]], now: datetime
+) -> dict[tuple[int, datetime], tuple[int, Decimal]]:
+    """Sum of live holds (active, unexpired) per (budget id, window start)."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = (
+        ReservationHold.objects.filter(
+            budget_id__in={k[0] for k in keys},
+            window_start__in={k[1] for k in keys},
+            active=True,
+            expires_at__gt=now,
+        )
+        .values("budget_id", "window_start")
+        .annotate(tokens=Sum("tokens"), usd=Sum("cost_usd"))
+        .order_by()
+    )
+    out = {}
+    for row in rows:
+        key = (row["budget_id"], row["window_start"])
+        if key in keys:
+            out[key] = (int(row["tokens"] or 0), row["usd"] or ZERO)
+    return out
+
+
+def _percent(used, limit) -> Decimal | None:
+    if limit is None:
+        return None
+    if limit == 0:
+        return HUNDRED if used > 0 else ZERO
+    return (Decimal(used) * HUNDRED / Decimal(limit)).quantize(PERCENT_QUANTUM)
+
+
+def percent_used(budget: Budget, *, spent_tokens: int, spent_usd: Decimal) -> Decimal:
+    """Committed spend as a percentage of the tighter limit."""
+    values = [
+        p for p in (_percent(spent_tokens, budget.limit_tokens), _percent(spent_usd, budget.limit_usd))
+        if p is not None
+    ]
+    return max(values) if values else ZERO
+
+
+def budget_status(percent: Decimal) -> str:
+    if percent >= HUNDRED:
+        return "exceeded"
+    if percent >= WARNING_PERCENT:
+        return "warning"
+    return "ok"
+
+
+def figures(
+    budget: Budget,
+    *,
+    window_start: datetime,
+    window_end: datetime | None,
+    spent_tokens: int,
+    spent_usd: Decimal,
+    reserved_tokens: int,
+    reserved_usd: Decimal,
+) -> dict[str, Any]:
+    """One budget's live figures: the item shape of GET /api/v1/budgets (Decimals unformatted).
+
+    Remaining may be negative: usage that happened anyway shows as overage.
+    """
+    percent = percent_used(budget, spent_tokens=spent_tokens, spent_usd=spent_usd)
+    return {
+        "id": budget.pk,
+        "scope": budget.scope,
+        "period": budget.period,
+        "agent": budget.agent,
+        "run_id": budget.run_id,
+        "limit_tokens": budget.limit_tokens,
+        "limit_usd": budget.limit_usd,
+        "spent_tokens": spent_tokens,
+        "spent_usd": spent_usd,
+        "reserved_tokens": reserved_tokens,
+        "reserved_usd": reserved_usd,
+        "remaining_tokens": (
+            budget.limit_tokens - spent_tokens - reserved_tokens if budget.limit_tokens is not None else None
+        ),
+        "remaining_usd": (
+            budget.limit_usd - spent_usd - reserved_usd if budget.limit_usd is not None else None
+        ),
+        "percent_used": percent,
+        "enforcement": budget.enforcement,
+        "window_start": window_start,
+        "window_end": window_end,
+        "status": budget_status(percent),
+    }
+
+
+def budget_figures(
+    *, budgets: list[Budget], now: datetime | None = None, at: dict[int, datetime] | None = None
+) -> list[dict[str, Any]]:
+    """Live figures for many budgets in two queries (windows, holds).
+
+    ``at`` picks, per budget id, the instant whose window is shown (default ``now``).
+    """
+    now = now or timezone.now()
+    bounds = {b.pk: window_bounds(b.period, b.tz_name, (at or {}).get(b.pk, now)) for b in budgets}
+    keys = {(b.pk, bounds[b.pk][0]) for b in budgets}
+    spent: dict[tuple[int, datetime], tuple[int, Decimal]] = {}
+    if keys:
+        rows = BudgetWindow.objects.filter(
+            budget_id__in={k[0] for k in keys}, window_start__in={k[1] for k in keys}
+        ).values_list("budget_id", "window_start", "spent_tokens", "spent_usd")
+        for budget_id, start, tokens, usd in rows:
+            spent[(budget_id, start)] = (tokens, usd)
+    reserved = live_reserved(keys=keys, now=now)
+    out = []
+    for b in budgets:
+        start, end = bounds[b.pk]
+        s_tokens, s_usd = spent.get((b.pk, start), (0, ZERO))
+        r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
+        out.append(figures(b, window_start=start, window_end=end, spent_tokens=s_tokens, spent_usd=s_usd,
+                           reserved_tokens=r_tokens, reserved_usd=r_usd))
+    return out
+
+
+def budgets_visible(*, user) -> list[Budget]:
+    """Budgets a user may see: their own, and global ones (they apply to everyone)."""
+    return list(
+        Budget.objects.filter(is_active=True)
+        .filter(Q(user=user) | Q(scope=Budget.SCOPE_GLOBAL))
+        .order_by("pk")
+    )
+
+
+def budgets_for_user(*, user) -> list[dict]:
+    """The user's budgets (and global ones) with live figures, as items of GET /api/v1/budgets."""
+    return budget_figures(budgets=budgets_visible(user=user))
+
+
+def remaining_for_records(*, records: list) -> dict[uuid.UUID, dict]:
+    """For each record id, what is left of the tightest applicable budget after it.
+
+    Three queries for the whole list (budgets, windows, holds). Records with no
+    applicable budget are absent.
+    """
+    if not records:
+        return {}
+    budgets = budgets_active_for_users(user_ids={r.user_id for r in records})
+    if not budgets:
+        return {}
+    applicable: dict[uuid.UUID, list[Budget]] = {}
+    keys: dict[tuple[int, datetime], tuple[Budget, datetime | None]] = {}
+    record_keys: dict[uuid.UUID, list[tuple[int, datetime]]] = defaultdict(list)
+    for record in records:
+        found = [
+            b for b in budgets
+            if budget_applies(b, user_id=record.user_id, agent=record.agent, run_id=record.run_id)
+        ]
+        if not found:
+            continue
+        applicable[record.pk] = found
+        for b in found:
+            start, end = window_bounds(b.period, b.tz_name, record.occurred_at)
+            keys[(b.pk, start)] = (b, end)
+            record_keys[record.pk].append((b.pk, start))
+    if not keys:
+        return {}
+    spent = {}
+    for budget_id, start, tokens, usd in BudgetWindow.objects.filter(
+        budget_id__in={k[0] for k in keys}, window_start__in={k[1] for k in keys}
+    ).values_list("budget_id", "window_start", "spent_tokens", "spent_usd"):
+        spent[(budget_id, start)] = (tokens, usd)
+    reserved = live_reserved(keys=keys.keys(), now=timezone.now())
+    remaining: dict[tuple[int, datetime], tuple[int | None, Decimal | None]] = {}
+    for key, (b, _end) in keys.items():
+        s_tokens, s_usd = spent.get(key, (0, ZERO))
+        r_tokens, r_usd = reserved.get(key, (0, ZERO))
+        remaining[key] = (
+            b.limit_tokens - s_tokens - r_tokens if b.limit_tokens is not None else None,
+            b.limit_usd - s_usd - r_usd if b.limit_usd is not None else None,
+        )
+    out = {}
+    for record_id, rkeys in record_keys.items():
+        tokens = [remaining[k][0] for k in rkeys if remaining[k][0] is not None]
+        usd = [remaining[k][1] for k in rkeys if remaining[k][1] is not None]
+        out[record_id] = {
+            "tokens_remaining": min(tokens) if tokens else None,
+            "usd_remaining": min(usd) if usd else None,
+        }
+    return out
+
+
+def output_estimate(
+    *, user, agent: str, model: str, max_output_tokens: int | None, model_max: int | None,
+    strict: bool, now: datetime | None = None,
+) -> int:
+    """Output tokens to hold for a call.
+
+    Strict budgets hold the full cap. Otherwise the 95th percentile of the
+    completion tokens of this agent and model's recent calls (a default when
+    there is no history), never above the cap. The percentile is cached per
+    process for a minute: it is a heuristic, and a query per check is not.
+    """
+    caps = [c for c in (max_output_tokens, model_max) if c]
+    cap = min(caps) if caps else None
+    if strict:
+        return cap if cap is not None else DEFAULT_OUTPUT_TOKENS
+    key = (user.pk, agent, model)
+    estimate = estimate_cache.get(key)
+    if estimate is None:
+        estimate = _recent_p95(user=user, agent=agent, model=model, now=now or timezone.now())
+        estimate_cache.put(key, estimate)
+    return min(estimate, cap) if cap is not None else estimate
+
+
+def _recent_p95(*, user, agent: str, model: str, now: datetime) -> int:
+    from tokens.models import UsageRecord
+
+    sample = list(
+        UsageRecord.objects.filter(
+            user=user, agent=agent, model=model, occurred_at__gte=now - ESTIMATE_LOOKBACK
+        )
+        .order_by("-occurred_at")
+        .annotate(completion=F("output_tokens") + F("reasoning_tokens"))
+        .values_list("completion", flat=True)[:ESTIMATE_SAMPLE]
+    )
+    if not sample:
+        return DEFAULT_OUTPUT_TOKENS
+    sample.sort()
+    return sample[max(0, math.ceil(0.95 * len(sample)) - 1)]
+
+
+def reservation_for_user(*, user, reservation_id) -> Reservation | None:
+    return Reservation.objects.filter(pk=reservation_id, user=user).first()

@@ -1,0 +1,156 @@
+"""Alert rules: each condition alerts once per window, with its figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from analytics.models import Alert
+from analytics.rules import alerts_evaluate, rule_daily_spike
+from analytics.tasks import alerts_evaluate as alerts_task
+from tests.analytics.conftest import post_usage
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _at(days_ago: int, hour: int = 0) -> datetime:
+    return (_now() - timedelta(days=days_ago)).replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+@pytest.mark.django_db
+def test_daily_usage_spike_alerts_once(user, acme, settings, django_capture_on_commit_callbacks):
+    settings.NETRA_SPIKE_MIN_TOKENS = 1000
+    for days_ago in range(1, 8):
+        post_usage(user, occurred_at=_at(days_ago), prompt=1000, completion=0)
+    post_usage(user, occurred_at=_at(0), prompt=3001, completion=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        raised = rule_daily_spike(now=_now())
+    assert [(a.kind, a.figures["window"], a.figures["tokens"], a.figures["factor"]) for a in raised] == [
+        ("usage_spike", "day", 3001, "3.00")
+    ]
+    assert raised[0].message.startswith(
+        "Usage spike: 3,001 tokens today, 3.0x the 7-day daily average of 1,000"
+    )
+    assert mail.outbox[0].to == ["alice@example.com"]
+    assert rule_daily_spike(now=_now()) == []  # same condition, same window: no second alert
+    assert Alert.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_no_spike_at_three_times_or_less(user, acme, settings):
+    settings.NETRA_SPIKE_MIN_TOKENS = 1000
+    for days_ago in range(1, 8):
+        post_usage(user, occurred_at=_at(days_ago), prompt=1000, completion=0)
+    post_usage(user, occurred_at=_at(0), prompt=3000, completion=0)
+    assert alerts_evaluate(now=_now()) == []
+
+
+@pytest.mark.django_db
+def test_hourly_spike_compares_the_same_hour(user, acme, settings):
+    settings.NETRA_SPIKE_MIN_TOKENS = 100
+    now = _now()
+    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    # The same hour yesterday was quiet; a busy other hour does not count.
+    post_usage(user, occurred_at=hour - timedelta(days=1) + timedelta(minutes=30), prompt=700, completion=0)
+    post_usage(user, occurred_at=hour - timedelta(days=1, hours=3), prompt=90_000, completion=0)
+    post_usage(user, occurred_at=hour + timedelta(minutes=10), prompt=400, completion=0)
+    from analytics.rules import rule_hourly_spike
+
+    raised = rule_hourly_spike(now=now)
+    assert [(a.figures["tokens"], a.figures["baseline_tokens"], a.dedupe_key) for a in raised] == [
+        (400, "100.00", f"spike:hour:{user.pk}:{hour:%Y%m%dT%H}")
+    ]
+    assert rule_hourly_spike(now=now) == []
+
+
+@pytest.mark.django_db
+def test_low_cache_hit_rate_and_optimization_failures(user, acme, settings):
+    settings.NETRA_ALERT_MIN_REQUESTS = 10
+    settings.NETRA_ALERT_MIN_OPTIMIZED = 10
+    post_usage(user, occurred_at=_at(0), count=9)
+    post_usage(
+        user,
+        occurred_at=_at(0),
+        count=1,
+        cache_hit=True,
+        optimization={"technique": "compress", "original_tokens": 1000},
+    )  # saved nothing: a failure
+    post_usage(
+        user, occurred_at=_at(0), count=9, optimization={"technique": "compress", "original_tokens": 2000}
+    )
+    raised = {a.kind: a for a in alerts_task.apply().get() and Alert.objects.all()}
+    assert set(raised) == {"low_cache_hit_rate", "optimization_failures"}
+    assert raised["low_cache_hit_rate"].figures == {
+        "window": "day",
+        "requests": 19,
+        "cache_hits": 1,
+        "hit_rate": "0.0526",
+    }
+    assert raised["optimization_failures"].figures == {
+        "window": "day",
+        "optimized_requests": 10,
+        "failures": 1,
+        "failure_rate": "0.1000",
+    }
+    assert alerts_evaluate(now=_now()) == []
+
+
+@pytest.mark.django_db
+def test_budget_above_90_percent(user, acme, monkeypatch):
+    from analytics import rules
+
+    window = _at(0)
+    budgets = [
+        {
+            "id": 7,
+            "scope": "user",
+            "period": "day",
+            "percent_used": Decimal("91.5"),
+            "window_start": window,
+            "spent_usd": Decimal("9.15"),
+            "limit_usd": Decimal(10),
+            "spent_tokens": 0,
+            "limit_tokens": None,
+        },
+        {
+            "id": 8,
+            "scope": "user",
+            "period": "day",
+            "percent_used": Decimal("50"),
+            "window_start": window,
+            "spent_usd": Decimal(5),
+            "limit_usd": Decimal(10),
+            "spent_tokens": 0,
+            "limit_tokens": None,
+        },
+    ]
+    monkeypatch.setattr(rules, "budgets_for", lambda *, user: budgets)
+    post_usage(user, occurred_at=_at(0))
+    raised = alerts_evaluate(now=_now())
+    assert [(a.kind, a.budget_id, a.threshold, a.percent_used, a.dedupe_key) for a in raised] == [
+        ("budget_threshold", 7, Decimal(90), Decimal("91.50"), f"budget:7:{window:%Y%m%dT%H%M}:90")
+    ]
+    assert alerts_evaluate(now=_now()) == []
+
+
+@pytest.mark.django_db
+def test_alert_goes_out_as_a_live_event(
+    user, acme, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tokens import events
+
+    sent = []
+    monkeypatch.setattr(events, "_send", lambda messages: sent.extend(messages))
+    settings.NETRA_ALERT_MIN_REQUESTS = 10
+    post_usage(user, occurred_at=_at(0), count=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_evaluate(now=_now())
+    alerts = [m for uid, m in sent if m["type"] == "budget_alert"]
+    assert [(a["data"]["kind"], a["data"]["hit_rate"], a["data"]["requests"]) for a in alerts] == [
+        ("low_cache_hit_rate", "0.0000", "10")
+    ]
