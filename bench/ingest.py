@@ -320,7 +320,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="", help="REDIS_URL for the server (default: none)")
     parser.add_argument("--workers", type=int, default=2, help="daphne processes")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--duration", type=float, default=5, help="seconds per single-post phase")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per single-post phase")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=8, help="1000-record batches per batch phase")
     parser.add_argument("--profile", metavar="DIR", help="also write py-spy profiles of the workers here")
