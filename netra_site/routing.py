@@ -1,3 +1,9 @@
 """WebSocket URL routes. Apps append their consumers here."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from tokens.consumers import UsageConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/usage/", UsageConsumer.as_asgi()),
+]

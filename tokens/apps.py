@@ -7,4 +7,5 @@ class TokensConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        import tokens.live  # noqa: F401  (announces new usage as live events)
         from tokens import pricing  # noqa: F401  (connects catalog invalidation)

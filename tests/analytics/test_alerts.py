@@ -33,9 +33,7 @@ def test_daily_usage_spike_alerts_once(user, acme, settings, django_capture_on_c
     assert [(a.kind, a.figures["window"], a.figures["tokens"], a.figures["factor"]) for a in raised] == [
         ("usage_spike", "day", 3001, "3.00")
     ]
-    assert raised[0].message.startswith(
-        "Usage spike: 3,001 tokens today, 3.0x the 7-day daily average of 1,000"
-    )
+    assert raised[0].message.startswith("Usage spike: 3,001 tokens today, 3.0x the 7-day daily average of 1,000")
     assert mail.outbox[0].to == ["alice@example.com"]
     assert rule_daily_spike(now=_now()) == []  # same condition, same window: no second alert
     assert Alert.objects.count() == 1
@@ -80,9 +78,7 @@ def test_low_cache_hit_rate_and_optimization_failures(user, acme, settings):
         cache_hit=True,
         optimization={"technique": "compress", "original_tokens": 1000},
     )  # saved nothing: a failure
-    post_usage(
-        user, occurred_at=_at(0), count=9, optimization={"technique": "compress", "original_tokens": 2000}
-    )
+    post_usage(user, occurred_at=_at(0), count=9, optimization={"technique": "compress", "original_tokens": 2000})
     raised = {a.kind: a for a in alerts_task.apply().get() and Alert.objects.all()}
     assert set(raised) == {"low_cache_hit_rate", "optimization_failures"}
     assert raised["low_cache_hit_rate"].figures == {
@@ -139,13 +135,14 @@ def test_budget_above_90_percent(user, acme, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_alert_goes_out_as_a_live_event(
-    user, acme, settings, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_alert_goes_out_as_a_live_event(user, acme, settings, monkeypatch, django_capture_on_commit_callbacks):
     from tokens import events
 
     sent = []
-    monkeypatch.setattr(events, "_send", lambda messages: sent.extend(messages))
+    monkeypatch.setattr(
+        events, "publish_many",
+        lambda batch: sent.extend((uid, {"type": kind, "data": data}) for uid, kind, data in batch),
+    )
     settings.NETRA_ALERT_MIN_REQUESTS = 10
     post_usage(user, occurred_at=_at(0), count=10)
     with django_capture_on_commit_callbacks(execute=True):

@@ -32,9 +32,7 @@ def test_dashboard_draws_charts(live_server, user, acme, settings):
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             external: list[str] = []
-            page.on(
-                "request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None
-            )
+            page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
             page.goto(f"{live_server.url}/accounts/login/?next=/dashboard/%3Fperiod%3D7d")
             page.fill("input[name=username]", "alice")
             page.fill("input[name=password]", "pw-for-tests-1")

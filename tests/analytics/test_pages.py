@@ -136,3 +136,29 @@ def test_savings_tiles_add_both_sources(client, user, acme):
         Decimal("0.002"),
         1,
     )
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_budget_gauges(client, user, staff_user, acme):
+    from decimal import Decimal
+
+    from budgets.selectors import budgets_for_user
+    from budgets.services import budget_create
+
+    budget_create(
+        by=staff_user,
+        scope="user_agent",
+        agent="writer",
+        period="month",
+        user=user,
+        limit_usd=Decimal("0.1"),
+        enforcement="soft",
+    )
+    post_usage(user, occurred_at=today_at(0), count=3)
+    (budget,) = budgets_for_user(user=user)
+    client.force_login(user)
+    response = client.get("/dashboard/?period=7d")
+    page = response.content.decode()
+    assert "Agent writer" in page
+    assert response.context["budget_peak"] == budget["percent_used"]
+    assert f"{budget['percent_used']:.1f}%" in page

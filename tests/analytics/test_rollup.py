@@ -95,14 +95,11 @@ def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
         user=user,
         api_key=None,
         payloads=[
-            _record(i, optimization={"technique": "compress", "original_tokens": 2000 + i * 50})
-            for i in range(8)
+            _record(i, optimization={"technique": "compress", "original_tokens": 2000 + i * 50}) for i in range(8)
         ]
         + [_record(100 + i, occurred_at="2026-11-21T23:59:59Z", cache_hit=bool(i % 2)) for i in range(4)],
     )
-    usage_records_ingest(
-        user=other_user, api_key=None, payloads=[_record(i, model="mystery-1") for i in range(3)]
-    )
+    usage_records_ingest(user=other_user, api_key=None, payloads=[_record(i, model="mystery-1") for i in range(3)])
     fields = ["user_id", "day", "agent", "model", "tool", *DailyUsage.COUNTERS]
     incremental = sorted(DailyUsage.objects.values_list(*fields))
     totals = sorted(UserDailyUsage.objects.values_list("user_id", "day", *UserDailyUsage.COUNTERS))
@@ -200,8 +197,6 @@ def test_rebuild_command(user, catalog):
     DailyUsage.objects.all().delete()
     UserDailyUsage.objects.all().delete()
     out = StringIO()
-    call_command(
-        "rebuild_rollups", "--start", "2026-11-01", "--end", "2026-11-30", "--user", "alice", stdout=out
-    )
+    call_command("rebuild_rollups", "--start", "2026-11-01", "--end", "2026-11-30", "--user", "alice", stdout=out)
     assert out.getvalue().strip() == "Rebuilt 3 rollup rows for 2026-11-01..2026-11-30."
     assert _rollup_totals() == _ledger_totals()
