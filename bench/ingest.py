@@ -6,7 +6,7 @@ the bench database), the project's .venv, and Debian's wrk
 (`apt-get install -y wrk`). Redis is optional (``--redis-url``).
 
     .venv/bin/python bench/ingest.py [--database-url postgres://postgres@127.0.0.1:5432/netra_ingest]
-                                     [--workers 2] [--duration 6] [--rounds 3] [--batches 8]
+                                     [--workers 2] [--duration 5] [--rounds 5] [--batches 8]
 
 What it does, in at most about three minutes:
 
@@ -247,6 +247,16 @@ def app_single(port: int, key: str, *, seconds: float, prefix: str) -> tuple[flo
     return created / (data["duration_us"] / 1e6), created, data
 
 
+def app_floor(port: int, *, seconds: float) -> float:
+    """Requests/s for an unauthenticated GET /api/v1/usage: the 401 passes daphne, every
+    middleware, DRF and the error handler but touches no table. No ingestion can beat it."""
+    proc = subprocess.run(
+        ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", f"http://127.0.0.1:{port}/api/v1/usage"],
+        capture_output=True, text=True, check=True,
+    )
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout).group(1))
+
+
 def app_batch(port: int, key: str, *, batches: int, prefix: str) -> tuple[float, int]:
     bodies = [
         json.dumps(
@@ -285,11 +295,12 @@ def profile(server: Server, out_dir: Path, seconds: float, work) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files, spies = [], []
     for proc in server.procs:
-        # Collapsed stacks (one line per stack with its sample count), for bench/profile_summary.py.
+        # Collapsed stacks of the thread holding the GIL (where Python CPU goes), one line
+        # per stack with its sample count, for bench/profile_summary.py.
         path = out_dir / f"daphne-{proc.pid}.txt"
         spies.append(subprocess.Popen(
             [pyspy, "record", "--pid", str(proc.pid), "--duration", str(int(seconds) + 2), "--rate", "250",
-             "--format", "raw", "--idle", "--threads", "--output", str(path), "--nonblocking"],
+             "--format", "raw", "--gil", "--output", str(path), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         ))
         files.append(str(path))
@@ -309,8 +320,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default="", help="REDIS_URL for the server (default: none)")
     parser.add_argument("--workers", type=int, default=2, help="daphne processes")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--duration", type=float, default=6, help="seconds per single-post phase")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per single-post phase")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=8, help="1000-record batches per batch phase")
     parser.add_argument("--profile", metavar="DIR", help="also write py-spy profiles of the workers here")
     args = parser.parse_args()
@@ -334,7 +345,9 @@ def main() -> None:
     print(f"set-up (database, migrate, catalog, key): {time.monotonic() - t0:.1f}s", flush=True)
 
     server = Server(env=env, workers=args.workers, port=args.port)
-    results: dict[str, list[float]] = {"raw_single": [], "app_single": [], "raw_batch": [], "app_batch": []}
+    results: dict[str, list[float]] = {
+        "raw_single": [], "app_single": [], "raw_batch": [], "app_batch": [], "app_floor": []
+    }
     expected: dict[str, int] = {}
     latencies = []
     try:
@@ -349,14 +362,18 @@ def main() -> None:
                 ("app_single", lambda p: app_single(server.port, key, seconds=args.duration, prefix=p)),
                 ("raw_batch", lambda p: raw_batch(args.database_url, rows, batches=args.batches, prefix=p)),
                 ("app_batch", lambda p: app_batch(server.port, key, batches=args.batches, prefix=p)),
+                ("app_floor", lambda p: (app_floor(server.port, seconds=3), 0)),
             ):
                 prefix = f"{name}{r}"
                 rate, n, *extra = fn(prefix)
                 if extra:
                     latencies.append(extra[0]["latency_us"])
                 results[name].append(rate)
-                expected[prefix] = n
-                print(f"round {r + 1} {name:<10} {rate:9.0f} records/s ({n} records)", flush=True)
+                if n:
+                    expected[prefix] = n
+                    print(f"round {r + 1} {name:<10} {rate:9.0f} records/s ({n} records)", flush=True)
+                else:
+                    print(f"round {r + 1} {name:<10} {rate:9.0f} requests/s (401, no database)", flush=True)
         if args.profile:
             out = Path(args.profile)
             out.mkdir(parents=True, exist_ok=True)
@@ -375,11 +392,17 @@ def main() -> None:
         if not n <= got <= n + slack:
             sys.exit(f"{prefix}: {got} rows stored for {n} records")
     med = {k: statistics.median(v) for k, v in results.items()}
-    single, batch = med["app_single"] / med["raw_single"], med["app_batch"] / med["raw_batch"]
+
+    def ratio(app: str, raw: str) -> float:
+        # Median of per-round ratios: each pair ran back to back, so drift between rounds cancels.
+        return statistics.median(a / r for a, r in zip(results[app], results[raw], strict=True))
+
+    single, batch = ratio("app_single", "raw_single"), ratio("app_batch", "raw_batch")
     p50 = statistics.median(x["p50"] for x in latencies) / 1000
     p99 = statistics.median(x["p99"] for x in latencies) / 1000
     print()
-    print(f"median of {args.rounds} rounds, {args.workers} daphne worker(s), every record stored exactly once")
+    print(f"median of {args.rounds} rounds (ratio: median of per-round ratios), {args.workers} daphne worker(s), "
+          "every record stored exactly once")
     print("| path | records/s | raw psycopg, same rows | ratio | target |")
     print("|---|---|---|---|---|")
     print(f"| single posts, {CLIENTS} clients (wrk; p50 {p50:.1f} ms, p99 {p99:.1f} ms) | "
@@ -388,6 +411,9 @@ def main() -> None:
     print(f"| {BATCH}-record batches, 1 client | {med['app_batch']:,.0f} | "
           f"{med['raw_batch']:,.0f} (executemany {BATCH}/txn) | {batch:.0%} | "
           f">= 50% {'met' if batch >= 0.5 else 'MISSED'} |")
+    floor = ratio("app_floor", "raw_single")
+    print(f"| framework floor: 401 for a GET without key, {CLIENTS} clients | {med['app_floor']:,.0f} requests/s | "
+          f"{med['raw_single']:,.0f} | {floor:.0%} | (ceiling for single posts) |")
     print(f"total time {time.monotonic() - t0:.0f}s")
 
 
