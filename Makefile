@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test setup serve migrate lint bench-ingest clean
+.PHONY: run test setup lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
