@@ -28,8 +28,12 @@ run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) netra_site.asgi:application
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed /usr/bin/chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Browser tests use Debian's Chromium (a browser download never works offline).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
