@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -76,11 +77,15 @@ def demo_usage_generate(*, username: str, days: int = 30, seed: int = 7) -> int:
     scale = 1.0 if username == "alice" else 0.55
     for day in range(days, -1, -1):
         date = now - timedelta(days=day)
+        # Past days: working hours. Today: only runs that already happened.
+        first_hour, last_hour = (7, 19) if day else (0, now.hour - 1)
+        if last_hour < first_hour:
+            continue
         weekday_factor = 0.4 if date.weekday() >= 5 else 1.0
         runs = max(1, int(rng.gauss(6, 2) * weekday_factor * scale))
         for run in range(runs):
             run_id = f"demo-{username}-{date:%Y%m%d}-{run}"
-            start = date.replace(hour=rng.randint(7, 19), minute=rng.randint(0, 59))
+            start = date.replace(hour=rng.randint(first_hour, last_hour), minute=rng.randint(0, 59))
             for step, agent in enumerate(AGENT_PROFILES):
                 model, tool, prompt, completion = rng.choice(AGENT_PROFILES[agent])
                 p = max(50, int(rng.gauss(prompt, prompt * 0.25)))
@@ -105,4 +110,32 @@ def demo_usage_generate(*, username: str, days: int = 30, seed: int = 7) -> int:
     for i in range(0, len(payloads), 1000):
         results = usage_records_ingest(user=user, api_key=None, payloads=payloads[i:i + 1000])
         created += sum(r.status == "created" for r in results)
+    return created
+
+
+# username -> budgets (limits chosen so a first start shows a healthy gauge and a nearly spent one)
+DEMO_BUDGETS = {
+    "alice": [
+        {"scope": "user", "period": "month", "limit_usd": Decimal("12"), "enforcement": "hard"},
+        {"scope": "user_agent", "agent": "data", "period": "day", "limit_tokens": 60_000, "enforcement": "soft"},
+    ],
+    "bob": [{"scope": "user", "period": "month", "limit_usd": Decimal("3"), "enforcement": "hard"}],
+}
+
+
+def demo_budgets_ensure() -> int:
+    """Budgets for the demo customers (skipped for users that have any)."""
+    from budgets.models import Budget
+    from budgets.services import budget_create
+
+    User = get_user_model()
+    admin = User.objects.filter(username="admin").first()
+    created = 0
+    for username, specs in DEMO_BUDGETS.items():
+        user = User.objects.filter(username=username).first()
+        if user is None or Budget.objects.filter(user=user).exists():
+            continue
+        for spec in specs:
+            budget_create(by=admin, user=user, **spec)
+            created += 1
     return created

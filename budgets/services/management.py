@@ -66,12 +66,40 @@ def budget_create(*, by, **values: Any) -> Budget:
         values["run_id"] = ""
     with transaction.atomic():
         budget = Budget.objects.create(**values)
+        _current_window_backfill(budget=budget)
         BudgetChange.objects.create(
             budget=budget, changed_by=by, field="created",
             new_value=f"tokens={_audit_value(budget.limit_tokens)} usd={_audit_value(budget.limit_usd)} "
                       f"{budget.enforcement}",
         )
     return budget
+
+
+def _current_window_backfill(*, budget: Budget) -> None:
+    """Count what the ledger already holds for the current window.
+
+    A budget set mid-month must see the month's spend so far, as LiteLLM's
+    and Helicone's users expect; later records are charged by the usage
+    receiver as they arrive.
+    """
+    from django.db.models import Sum
+
+    from tokens.models import UsageRecord
+
+    start, end = window_bounds(budget.period, budget.tz_name, timezone.now())
+    records = UsageRecord.objects.filter(occurred_at__gte=start)
+    if end is not None:
+        records = records.filter(occurred_at__lt=end)
+    if budget.scope != Budget.SCOPE_GLOBAL:
+        records = records.filter(user_id=budget.user_id)
+    if budget.scope == Budget.SCOPE_USER_AGENT:
+        records = records.filter(agent=budget.agent)
+    elif budget.scope == Budget.SCOPE_RUN:
+        records = records.filter(run_id=budget.run_id)
+    totals = records.aggregate(tokens=Sum("total_tokens"), usd=Sum("cost_usd"))
+    BudgetWindow.objects.create(
+        budget=budget, window_start=start, spent_tokens=totals["tokens"] or 0, spent_usd=totals["usd"] or ZERO,
+    )
 
 
 def budget_update(*, budget: Budget, by, note: str = "", **changes: Any) -> Budget:

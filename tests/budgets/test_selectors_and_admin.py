@@ -157,3 +157,32 @@ def test_admin_rejects_an_unknown_timezone_with_a_form_error(admin_client, user)
     assert response.status_code == 200
     assert "Unknown timezone" in response.content.decode()
     assert not Budget.objects.exists()
+
+
+def test_a_new_budget_counts_the_current_windows_spend_already_in_the_ledger(db, catalog):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from budgets.selectors import budgets_for_user
+    from budgets.services import budget_create
+    from tests.factories import UserFactory
+    from tokens.services import usage_records_ingest
+
+    carol = UserFactory(username="carol")
+    now = timezone.now()
+    usage_records_ingest(user=carol, api_key=None, payloads=[
+        # gpt-4: 1000 * $30/1M = $0.03 each
+        {"request_id": "today", "model": "gpt-4", "agent": "triage", "prompt_tokens": 1000, "completion_tokens": 0,
+         "occurred_at": now.isoformat()},
+        {"request_id": "other-agent", "model": "gpt-4", "agent": "data", "prompt_tokens": 1000,
+         "completion_tokens": 0, "occurred_at": now.isoformat()},
+        {"request_id": "long-ago", "model": "gpt-4", "agent": "triage", "prompt_tokens": 1000,
+         "completion_tokens": 0, "occurred_at": (now - timedelta(days=40)).isoformat()},
+    ])
+    budget_create(by=None, scope="user_agent", user=carol, agent="triage", period="day", limit_usd=Decimal("1"))
+    budget_create(by=None, scope="user", user=carol, period="lifetime", limit_tokens=10_000)
+    figures = {(b["scope"], b["period"]): (b["spent_tokens"], b["spent_usd"]) for b in budgets_for_user(user=carol)}
+    assert figures[("user_agent", "day")] == (1000, Decimal("0.03"))
+    assert figures[("user", "lifetime")] == (3000, Decimal("0.09"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tokens.models import ApiKey, UsageRecord
@@ -87,7 +88,7 @@ def test_admin_usage_ledger_is_read_only_and_filterable(admin_client, api):
     assert admin_client.get("/admin/tokens/usagerecord/add/").status_code == 403
 
 
-def test_seed_demo_creates_users_and_a_month_of_usage(db, catalog, tmp_path, monkeypatch, settings):
+def test_seed_demo_creates_users_budgets_and_a_month_of_usage(db, catalog, tmp_path, monkeypatch, settings):
     settings.DEBUG = True  # the test runner forces DEBUG=False
     from tokens import demo
 
@@ -106,6 +107,12 @@ def test_seed_demo_creates_users_and_a_month_of_usage(db, catalog, tmp_path, mon
     assert alice_records.filter(priced=False).count() == 0
     days = {r.date() for r in alice_records.values_list("occurred_at", flat=True)}
     assert len(days) >= 28
+    from budgets.models import Budget
+
+    assert sorted(Budget.objects.values_list("user__username", "scope", "period")) == [
+        ("alice", "user", "month"), ("alice", "user_agent", "day"), ("bob", "user", "month"),
+    ]
+    assert all(r.occurred_at <= timezone.now() for r in alice_records)
     for line in text.splitlines()[-3:]:
         username, password = line.split()[:2]
         assert users.get(username=username).check_password(password)

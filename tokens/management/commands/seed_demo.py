@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tokens.demo import DEMO_USERS, demo_usage_generate, demo_users_ensure
+from tokens.demo import DEMO_USERS, demo_budgets_ensure, demo_usage_generate, demo_users_ensure
 
 
 class Command(BaseCommand):
@@ -21,6 +21,8 @@ class Command(BaseCommand):
                 created = demo_usage_generate(username=username)
                 if created:
                     self.stdout.write(f"Generated {created} demo usage records for {username}.")
+        if demo_budgets_ensure():
+            self.stdout.write("Created demo budgets for alice and bob (see /admin/budgets/budget/).")
         self.stdout.write("Demo logins (random per install, kept in .demo_credentials):")
         for username, staff in DEMO_USERS:
             role = "staff admin" if staff else "customer"
