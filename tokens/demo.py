@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
