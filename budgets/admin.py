@@ -157,7 +157,8 @@ class BudgetAdmin(admin.ModelAdmin):
         if obj.limit_tokens is not None:
             parts.append(f"{f['spent_tokens']:,} / {obj.limit_tokens:,} tok")
         if obj.limit_usd is not None:
-            parts.append(f"${money_str(f['spent_usd'])} / ${money_str(obj.limit_usd)}")
+            # Exact figures are on the change page and the API; the list reads in cents.
+            parts.append(f"${f['spent_usd']:,.2f} / ${obj.limit_usd:,.2f}")
         return format_html(
             '<div style="width:160px;background:#eee;border-radius:3px" title="{}">'
             '<div style="width:{}%;background:{};height:10px;border-radius:3px"></div></div><small>{}</small>',
