@@ -4,43 +4,19 @@ PostgreSQL (the CI second run) races 32 threads on one budget; SQLite
 serialises writers, so the embedded run races 4 threads against the same invariant.
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
 from budgets.services import budget_check, budget_create
+from tests.concurrency import race
 from tests.conftest import on_postgres
 from tests.factories import UserFactory
 from tokens.services import usage_records_ingest
 
 THREADS = 32 if on_postgres else 4
-
-
-def race(target, n: int) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
 
 
 def held_and_spent(budget: Budget) -> int:

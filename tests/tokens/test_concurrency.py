@@ -4,40 +4,16 @@ On PostgreSQL (the CI second run) 16 threads race; SQLite serialises writers,
 so the embedded run races 4 threads against the same invariant.
 """
 
-import threading
 
 import pytest
-from django.db import connection
 
+from tests.concurrency import race
 from tests.conftest import on_postgres
 from tests.factories import UserFactory
 from tokens.models import Run, UsageRecord
 from tokens.services import usage_records_ingest
 
 THREADS = 16 if on_postgres else 4
-
-
-def race(target, n: int) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
