@@ -352,3 +352,8 @@ def test_json_in_few_shot_data_is_compacted_and_the_prose_kept():
     result = compress(prompt)
     assert result.text == 'Extract item.\n\nText: two pens\nOutput: {"item":"pen","qty":2}\n\nText: one cup\nOutput:'
     assert result.techniques == ["json_compact", "articles"]
+
+
+def test_all_of_the_following_loses_following_like_the_following_alone():
+    prompt = "Read all of the following documents, then answer. Use all of the tools."
+    assert compress(prompt).text == "Read all documents, then answer. Use all tools."

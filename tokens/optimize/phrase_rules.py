@@ -280,6 +280,8 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"each and every", "every"),
     (r"first and foremost", "first"),
     (r"any and all", "all"),
+    # Before "all of the" eats its article: "the following" goes whole, as it does alone.
+    (r"all of the following", "all"),
     (r"all of the", "all"),
     (r"some of the", "some"),
     (r"both of the", "both"),
