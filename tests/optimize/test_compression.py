@@ -357,3 +357,8 @@ def test_json_in_few_shot_data_is_compacted_and_the_prose_kept():
 def test_all_of_the_following_loses_following_like_the_following_alone():
     prompt = "Read all of the following documents, then answer. Use all of the tools."
     assert compress(prompt).text == "Read all documents, then answer. Use all tools."
+
+
+def test_use_only_the_context_to_answer_becomes_answer_only_from_it():
+    prompt = "Please use only the context below to answer the question. Use only Python to answer the question."
+    assert compress(prompt).text == "Answer only from context below. Use only Python to answer question."

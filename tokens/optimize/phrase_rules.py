@@ -30,6 +30,10 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"((?:the|a|an|this|these|those|any|all|every|each) [a-z]+) that (?:has|have|had) been (made|done|given"
      r"|taken|shown|seen|written|built|known|found|sent|set|paid|spent|kept|left|[a-z][a-z]+ed)(?= )", r"\1 \2"),
     (r"(?:has|have) provided to you", "provided"),
+    # "Use only the context below to answer the question" -> "Answer only from the context below".
+    (r"use only ((?:the |this )?(?:retrieved |provided |given |following |supplied )?(?:context|documents|sources"
+     r"|passages|excerpts)(?: below| above| provided)?) to answer (?:the |this |each )?questions?",
+     r"answer only from \1"),
     # RAG boilerplate: "Answer the question using the retrieved context" -> "Answer from the retrieved context".
     (r"answer (?:the |this |each )?questions? (?:using|based on)(?= (?:the |this )?(?:retrieved |provided |given "
      r"|following |supplied )?(?:context|documents|sources|passages|excerpts)\b)", "answer from"),
