@@ -362,3 +362,8 @@ def test_all_of_the_following_loses_following_like_the_following_alone():
 def test_use_only_the_context_to_answer_becomes_answer_only_from_it():
     prompt = "Please use only the context below to answer the question. Use only Python to answer the question."
     assert compress(prompt).text == "Answer only from context below. Use only Python to answer question."
+
+
+def test_based_on_the_context_opener_becomes_from():
+    prompt = "Based on the context above, why did spend rise? Pick a tier based on the context size."
+    assert compress(prompt).text == "From context above, why did spend rise? Pick tier based on context size."

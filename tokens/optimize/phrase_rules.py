@@ -34,6 +34,9 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"use only ((?:the |this )?(?:retrieved |provided |given |following |supplied )?(?:context|documents|sources"
      r"|passages|excerpts)(?: below| above| provided)?) to answer (?:the |this |each )?questions?",
      r"answer only from \1"),
+    # "Based on the context above, why ..." -> "From the context above, why ...".
+    (r"^based on(?= (?:the |this )?(?:retrieved |provided |given |supplied )?(?:context|documents|records|sources"
+     r"|passages|excerpts)(?: above| below| provided)?,)", "from"),
     # RAG boilerplate: "Answer the question using the retrieved context" -> "Answer from the retrieved context".
     (r"answer (?:the |this |each )?questions? (?:using|based on)(?= (?:the |this )?(?:retrieved |provided |given "
      r"|following |supplied )?(?:context|documents|sources|passages|excerpts)\b)", "answer from"),
