@@ -11,7 +11,12 @@ import pytest
 
 from tokens.optimize import compression
 from tokens.optimize.compression import LEVELS, NEGATIONS, fenced_blocks
-from tokens.optimize.phrase_rules import AGGRESSIVE_RULES, ARTICLE_RULES, PHRASE_RULES
+from tokens.optimize.phrase_rules import (
+    AGGRESSIVE_RULES,
+    ARTICLE_RULES,
+    NEGATION_KEEPING_RULES,
+    PHRASE_RULES,
+)
 from tokens.optimize.preservation import json_blocks, preservation_report
 
 
@@ -278,3 +283,87 @@ def test_stock_closer_goes_with_or_without_please():
     for closer in ("Please let me know if you need any additional information.",
                    "Let me know if you have any further questions from me."):
         assert compress("Summarize the memo.\n\n" + closer, level="balanced").text == "Summarize memo."
+
+
+def test_a_source_tag_opens_a_sentence():
+    assert compress("[DOC-7] Overall, the budget grew. The team agreed.").text == "[DOC-7] Budget grew. Team agreed."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Keep in mind that the window is 14 days and that refunds need approval.",
+         "Note: window is 14 days and refunds need approval."),
+        ("The team reported that the migration went well and that morale stayed high.",
+         "Team reported migration went well and morale stayed high."),
+        # Without a "that"-clause before it, "that" is a determiner and stays.
+        ("Delete this file and that folder.", "Delete this file and that folder."),
+        ("It is very important that you stay calm and that you are polite at all times.",
+         "Stay calm and be polite always."),
+        ("It is important that you cite sources and that you check dates.", "Cite sources and check dates."),
+    ],
+)
+def test_a_parallel_that_clause_loses_its_that_with_the_first(prompt, expected):
+    assert compress(prompt).text == expected
+
+
+def test_a_general_feeling_among_a_group_becomes_what_the_group_felt():
+    assert compress("There was a general feeling among the engineers that the docs could be improved.").text == (
+        "Engineers generally felt docs could be improved."
+    )
+    assert compress("There is a general consensus among reviewers that the API is stable.").text == (
+        "Reviewers generally agreed API is stable."
+    )
+
+
+def test_a_perfect_passive_relative_clause_shrinks_only_after_a_noun():
+    prompt = "Review the progress that had been made so far. They said that had been fixed."
+    assert compress(prompt).text == "Review progress made so far. They said that had been fixed."
+    assert compress("Use all information that the user has provided to you.").text == (
+        "Use all information that user provided."
+    )
+
+
+def test_that_after_felt_goes_unless_it_is_the_subject():
+    prompt = "Many people felt that communication improved. I thought that was odd."
+    assert compress(prompt).text == "Many people felt communication improved. I thought that was odd."
+
+
+def test_rag_instruction_answers_from_the_context():
+    prompt = "Answer the question using the retrieved context. Answer the question using Python."
+    assert compress(prompt).text == "Answer from retrieved context. Answer question using Python."
+
+
+def test_not_allowed_to_becomes_do_not_only_as_an_instruction():
+    prompt = "You are not allowed to run rm. Explain why you are not allowed to run it. You are never allowed to guess."
+    assert compress(prompt).text == "Do not run rm. Explain why you are not allowed to run it. Never guess."
+
+
+def test_negation_keeping_rules_put_every_negation_back():
+    for pattern, repl in NEGATION_KEEPING_RULES:
+        groups = re.findall(r"\((?!\?)([^()]*)\)", pattern)
+        for word in set(re.findall(r"[a-z']+", pattern)) & NEGATIONS:
+            index = next(i for i, g in enumerate(groups, 1) if word in g.split("|"))
+            assert f"\\{index}" in repl, (pattern, word)
+
+
+def test_json_in_few_shot_data_is_compacted_and_the_prose_kept():
+    prompt = 'Extract the item.\n\nText: two pens\nOutput: {"item": "pen",  "qty": 2}\n\nText: one cup\nOutput:'
+    result = compress(prompt)
+    assert result.text == 'Extract item.\n\nText: two pens\nOutput: {"item":"pen","qty":2}\n\nText: one cup\nOutput:'
+    assert result.techniques == ["json_compact", "articles"]
+
+
+def test_all_of_the_following_loses_following_like_the_following_alone():
+    prompt = "Read all of the following documents, then answer. Use all of the tools."
+    assert compress(prompt).text == "Read all documents, then answer. Use all tools."
+
+
+def test_use_only_the_context_to_answer_becomes_answer_only_from_it():
+    prompt = "Please use only the context below to answer the question. Use only Python to answer the question."
+    assert compress(prompt).text == "Answer only from context below. Use only Python to answer question."
+
+
+def test_based_on_the_context_opener_becomes_from():
+    prompt = "Based on the context above, why did spend rise? Pick a tier based on the context size."
+    assert compress(prompt).text == "From context above, why did spend rise? Pick tier based on context size."

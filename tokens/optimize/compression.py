@@ -26,7 +26,12 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tokens.optimize.phrase_rules import AGGRESSIVE_RULES, ARTICLE_RULES, PHRASE_RULES
+from tokens.optimize.phrase_rules import (
+    AGGRESSIVE_RULES,
+    ARTICLE_RULES,
+    NEGATION_KEEPING_RULES,
+    PHRASE_RULES,
+)
 
 LEVELS = ("light", "balanced", "aggressive")
 DEFAULT_MAX_EXAMPLES = 2
@@ -212,11 +217,13 @@ def _sub_spans(text: str, spans: list[tuple[int, int]], make) -> str:
 _LABELLED_LINE_RE = re.compile(r"^([ \t]*[A-Za-z][A-Za-z ]{0,20}:[ \t]*)(\S.*)$")
 
 
-def _mask_example_lines(text: str, masker: _Masker) -> str:
+def _mask_example_lines(text: str, masker: _Masker, techniques: list[str]) -> str:
     """Protect the data of few-shot pairs (an input-label line followed by an output-label line).
 
     The input to translate or classify is data, not instructions: "Input: The
-    meeting is at 10 am." must reach the model with its article intact.
+    meeting is at 10 am." must reach the model with its article intact. JSON in
+    that data is still compacted: like every other JSON block it parses to the
+    same value, and its literals keep their exact text.
     """
     lines = text.split("\n")
     for i in range(len(lines) - 1):
@@ -225,16 +232,20 @@ def _mask_example_lines(text: str, masker: _Masker) -> str:
         for j in (i, i + 1):
             m = _LABELLED_LINE_RE.match(lines[j])
             if m:
-                lines[j] = m.group(1) + masker.token(m.group(2))
+                data = m.group(2)
+                compacted = _sub_spans(data, _json_spans(data), compact_json)
+                if compacted != data and "json_compact" not in techniques:
+                    techniques.append("json_compact")
+                lines[j] = m.group(1) + masker.token(compacted)
     return "\n".join(lines)
 
 
 def _mask(text: str, masker: _Masker, techniques: list[str]) -> str:
     text = _sub_spans(text, fenced_blocks(text), masker.token)
     text = _INLINE_CODE_RE.sub(lambda m: masker.token(m.group(0)), text)
-    text = _mask_example_lines(text, masker)
+    text = _mask_example_lines(text, masker, techniques)
     json_spans = _json_spans(text)
-    if any(compact_json(text[s:e]) != text[s:e] for s, e in json_spans):
+    if "json_compact" not in techniques and any(compact_json(text[s:e]) != text[s:e] for s, e in json_spans):
         techniques.append("json_compact")
     text = _sub_spans(text, json_spans, lambda raw: masker.token(compact_json(raw)))
 
@@ -345,7 +356,7 @@ def _compile(
     ]
 
 
-_PHRASES = _compile(PHRASE_RULES)
+_PHRASES = _compile(PHRASE_RULES + NEGATION_KEEPING_RULES)
 # Single words go only before a plain lowercase word, never before a
 # placeholder, number or symbol ("a > b" keeps its "a").
 _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
@@ -377,7 +388,8 @@ def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool, str]]) -> s
 
 
 _CAP = "\ue002"
-_BULLET_HEAD_RE = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])")
+# A list marker or a source tag ("[DOC-12]", "[3]") opens a sentence like a line start does.
+_BULLET_HEAD_RE = re.compile(r"[ \t]*(?:[-*+]|\d+[.)]|\[[A-Za-z0-9][\w.#-]{0,30}\])")
 _CAP_RE = re.compile(_CAP + r"[ \t]*([a-z]+\b)?")
 
 
@@ -396,6 +408,8 @@ def _case(match: re.Match, repl: str, start_only: bool = False) -> str:
     if start_only and not _at_sentence_start(match.string, match.start()):
         return found
     if repl:
+        # Replacements may reuse captured words ("\\1"); those are copied, never rewritten.
+        repl = match.expand(repl) if "\\" in repl else repl
         return repl[:1].upper() + repl[1:] if found[:1].isupper() else repl
     # A deleted sentence opener: mark the spot so the next plain word gets capitalized.
     return _CAP if _at_sentence_start(match.string, match.start()) else ""

@@ -9,7 +9,42 @@ from __future__ import annotations
 # (pattern, replacement). Patterns are plain words (a few allow an optional
 # trailing comma); matched whole-word and case-insensitively. None contains a
 # negation, a digit or an identifier: tests enforce that.
+_CLAUSE = "[^.!?;:\n]+?"  # the rest of one clause: it never crosses a sentence or clause end
+
 PHRASE_RULES: list[tuple[str, str]] = [
+    # A second "that"-clause in parallel with a first one loses its "that": the
+    # rules below delete or relabel the first ("keep in mind that" -> "Note:",
+    # "reported that the" -> "reported the") and would orphan the second.
+    (r"((?:reported|felt|agreed|said|noted|mentioned|stated|confirmed|believed|thought|found|realized|decided"
+     r"|keep in mind|bear in mind|note) that " + _CLAUSE + r") and that(?= [a-z])", r"\1 and"),
+    # "It is important that you stay calm and that you are polite" -> "Stay calm and be polite".
+    (r"((?:important|essential|crucial|critical|vital) that you " + _CLAUSE + r") and that you are", r"\1 and be"),
+    (r"((?:important|essential|crucial|critical|vital) that you " + _CLAUSE + r") and that you", r"\1 and"),
+    # "There was a general feeling among the engineers that" -> "Engineers generally felt that".
+    (r"there (?:is|was) (?:a )?general (?:feeling|sense) among (?:the )?([a-z]+) that", r"\1 generally felt that"),
+    (r"there (?:is|was) (?:a )?general (?:consensus|agreement) among (?:the )?([a-z]+) that",
+     r"\1 generally agreed that"),
+    # A relative clause in the perfect passive shrinks to its participle:
+    # "the progress that had been made" -> "the progress made". The determiner
+    # makes "that" a relative pronoun ("said that had been fixed" keeps it).
+    (r"((?:the|a|an|this|these|those|any|all|every|each) [a-z]+) that (?:has|have|had) been (made|done|given"
+     r"|taken|shown|seen|written|built|known|found|sent|set|paid|spent|kept|left|[a-z][a-z]+ed)(?= )", r"\1 \2"),
+    (r"(?:has|have) provided to you", "provided"),
+    # "Use only the context below to answer the question" -> "Answer only from the context below".
+    (r"use only ((?:the |this )?(?:retrieved |provided |given |following |supplied )?(?:context|documents|sources"
+     r"|passages|excerpts)(?: below| above| provided)?) to answer (?:the |this |each )?questions?",
+     r"answer only from \1"),
+    # "Based on the context above, why ..." -> "From the context above, why ...".
+    (r"^based on(?= (?:the |this )?(?:retrieved |provided |given |supplied )?(?:context|documents|records|sources"
+     r"|passages|excerpts)(?: above| below| provided)?,)", "from"),
+    # RAG boilerplate: "Answer the question using the retrieved context" -> "Answer from the retrieved context".
+    (r"answer (?:the |this |each )?questions? (?:using|based on)(?= (?:the |this )?(?:retrieved |provided |given "
+     r"|following |supplied )?(?:context|documents|sources|passages|excerpts)\b)", "answer from"),
+    # After a verb of feeling or belief, "that" before a plain word opens a
+    # clause ("felt that communication improved"), unless a verb follows, when
+    # it is the subject ("thought that was odd" keeps it).
+    (r"(felt|believed|hoped|assumed|realized) that(?= [a-z])(?! (?:is|are|was|were|will|would|can|could|should"
+     r"|might|may|must|has|have|had|does|did|seems|seemed|makes|made|sounds|sounded|works|worked)\b)", r"\1"),
     # Whole stock sentences and multi-word openers; longest first, since a
     # shorter rule below would otherwise eat part of them.
     (r"i was wondering if you could help me(?: out)? with something[.!]", ""),
@@ -252,6 +287,8 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"each and every", "every"),
     (r"first and foremost", "first"),
     (r"any and all", "all"),
+    # Before "all of the" eats its article: "the following" goes whole, as it does alone.
+    (r"all of the following", "all"),
     (r"all of the", "all"),
     (r"some of the", "some"),
     (r"both of the", "both"),
@@ -331,6 +368,13 @@ PHRASE_RULES: list[tuple[str, str]] = [
         "showed", "shows", "found", "realized", "assume", "decided", "argued", "claimed", "expect",
         "expected",
     )
+]
+
+# Rules whose pattern holds a negation: each one sits in a group that the
+# replacement puts back, so the negation itself always survives (tests check).
+NEGATION_KEEPING_RULES: list[tuple[str, str]] = [
+    (r"^you are (not) allowed to", r"do \1"),
+    (r"^you are (never) allowed to", r"\1"),
 ]
 
 # Articles go at balanced level: dropping them is the cheapest telegraphic
