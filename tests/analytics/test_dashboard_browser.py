@@ -37,7 +37,12 @@ def test_dashboard_draws_charts(live_server, user, acme, settings):
             page.fill("input[name=username]", "alice")
             page.fill("input[name=password]", "pw-for-tests-1")
             page.click("button[type=submit], input[type=submit]")
-            page.wait_for_selector("#chart-daily")
+            # The charts are drawn by dashboard.js after load: wait for them, not the canvas.
+            page.wait_for_function(
+                "() => window.Chart && ['chart-daily', 'chart-models', 'chart-tools']"
+                ".every(id => Chart.getChart(id))",
+                timeout=10_000,
+            )
             drawn = page.evaluate(
                 "() => ['chart-daily', 'chart-models', 'chart-tools']"
                 ".map(id => Chart.getChart(id) ? Chart.getChart(id).data.datasets.length : 0)"
