@@ -43,10 +43,7 @@ def _flatten(detail: Any) -> Any:
     if isinstance(detail, dict):
         return {k: _flatten(v) for k, v in detail.items()}
     if isinstance(detail, list):
-        flat = [_flatten(v) for v in detail]
-        if all(isinstance(v, str) for v in flat):
-            return flat
-        return flat
+        return [_flatten(v) for v in detail]
     return str(detail)
 
 

@@ -1,4 +1,7 @@
+from decimal import Decimal
+
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery, Sum
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -108,28 +111,39 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("run_id", "user", "token_budget", "created_at", "metrics")
+    list_display = ("run_id", "user", "token_budget", "created_at", "tokens", "cost")
     search_fields = ("run_id", "user__username")
     list_select_related = ("user",)
     readonly_fields = ("metrics_table",)
 
-    @admin.display(description="tokens / cost")
-    def metrics(self, obj: Run) -> str:
-        totals = selectors.run_metrics(run=obj)["totals"]
-        return f"{totals['total_tokens']:,} tok / ${money_str(totals['cost_usd'])}"
+    def get_queryset(self, request):
+        # Runs and records join on (user, run_id): two correlated sums per page
+        # row in one query, not a query per row.
+        records = UsageRecord.objects.filter(user_id=OuterRef("user_id"), run_id=OuterRef("run_id")).order_by()
+        totals = records.values("user_id")
+        return super().get_queryset(request).annotate(
+            total_tokens=Subquery(totals.annotate(t=Sum("total_tokens")).values("t")),
+            total_cost=Subquery(totals.annotate(c=Sum("cost_usd")).values("c")),
+        )
+
+    @admin.display(description="tokens", ordering="total_tokens")
+    def tokens(self, obj: Run) -> str:
+        return f"{obj.total_tokens or 0:,}"
+
+    @admin.display(description="cost (USD)", ordering="total_cost")
+    def cost(self, obj: Run) -> str:
+        return money_str(obj.total_cost or Decimal(0))
 
     @admin.display(description="metrics by agent")
     def metrics_table(self, obj: Run) -> str:
         rows = selectors.run_metrics(run=obj)["by_agent"]
         if not rows:
             return "-"
-        body = "".join(
-            format_html("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", agent, f"{r['total_tokens']:,}",
-                        money_str(r["cost_usd"]))
-            for agent, r in rows.items()
+        body = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((agent, f"{r['total_tokens']:,}", money_str(r["cost_usd"])) for agent, r in rows.items()),
         )
-        return format_html("<table><tr><th>agent</th><th>tokens</th><th>USD</th></tr>{}</table>",
-                           format_html(body))
+        return format_html("<table><tr><th>agent</th><th>tokens</th><th>USD</th></tr>{}</table>", body)
 
 
 @admin.register(ApiKey)

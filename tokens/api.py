@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from netra_site.api_errors import ApiError
 from tokens import selectors
-from tokens.models import UsageRecord
+from tokens.models import ApiKey, UsageRecord
+from tokens.pricing import catalog
 from tokens.services import ActingUserError, acting_user_resolve, money_str, usage_records_ingest
 from tokens.tokenizer import count_messages, count_text
 
@@ -33,8 +34,6 @@ def acting_user(request: Request, username: str | None = None):
 
 
 def _is_key(request: Request) -> bool:
-    from tokens.models import ApiKey
-
     return isinstance(getattr(request, "auth", None), ApiKey)
 
 
@@ -46,13 +45,10 @@ def parse_when(value: str | None, name: str):
     if parsed is None:
         day = parse_date(value)
         if day is not None:
-            from datetime import datetime, time
-
             parsed = datetime.combine(day, time.min, tzinfo=UTC)
     if parsed is None:
         raise ApiError(f"{name} must be an ISO 8601 date or datetime.", fields={name: ["Invalid date."]})
     if parsed.tzinfo is None:
-
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
@@ -321,8 +317,6 @@ class TokenCountApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         model = data.validated_data["model"]
-        from tokens.pricing import catalog
-
         price = catalog.latest(model)
         provider = price.provider if price else ""
         if "text" in data.validated_data:

@@ -28,8 +28,7 @@ def money_str(value: Decimal | None) -> str | None:
     """A Decimal as a plain string without exponent or trailing zeros."""
     if value is None:
         return None
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 # --- API keys --------------------------------------------------------------------
@@ -68,6 +67,8 @@ class RecordResult:
     status: str  # "created" | "duplicate" | "invalid"
     record: UsageRecord | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # Later results in the same batch that repeat this one's request_id.
+    repeats: list[RecordResult] = field(default_factory=list)
 
 
 class ActingUserError(Exception):
@@ -208,7 +209,7 @@ def usage_records_ingest(*, user, api_key: ApiKey | None, payloads: list[Any]) -
         key = (acting.pk, parsed.request_id)
         if key in pending:
             result.status = "duplicate"
-            pending[key].__dict__.setdefault("_dupes", []).append(result)
+            pending[key].repeats.append(result)
             continue
         record = _build_record(user=acting, data=parsed, now=now)
         pending[key] = result
@@ -240,8 +241,8 @@ def usage_records_ingest(*, user, api_key: ApiKey | None, payloads: list[Any]) -
                 row.user = record.user  # avoid a query per row when serializing
                 result.status = "duplicate"
             result.record = row
-            for dupe in result.__dict__.get("_dupes", []):
-                dupe.record = row
+            for repeat in result.repeats:
+                repeat.record = row
         runs = {(r.user_id, r.run_id): r for r in created if r.run_id}
         if runs:
             Run.objects.bulk_create(

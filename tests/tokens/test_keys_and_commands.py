@@ -163,3 +163,15 @@ def test_admin_shows_price_history_of_a_model(admin_client, catalog):
     page = admin_client.get(f"/admin/tokens/modelprice/{first.pk}/change/").content.decode()
     assert "<td>2.5</td><td>10</td><td>1.25</td>" in page
     assert "<td>2</td><td>8</td><td>-</td>" in page
+
+
+def test_admin_runs_list_shows_run_totals_in_one_query_per_page(admin_client, api, django_assert_max_num_queries):
+    api.post("/api/v1/usage", {"records": [
+        {"request_id": f"r{i}", "model": "gpt-4", "run_id": f"run-{i % 3}", "prompt_tokens": 1000,
+         "completion_tokens": 0} for i in range(9)
+    ]}, format="json")
+    with django_assert_max_num_queries(8):  # session, user, count, page: not one per run
+        page = admin_client.get("/admin/tokens/run/").content.decode()
+    # each run: 3 records x 1000 tokens x $30/1M
+    assert page.count("3,000") == 3
+    assert page.count("0.09") == 3
