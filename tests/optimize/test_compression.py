@@ -234,15 +234,30 @@ def test_the_goes_before_names_numbers_and_protected_spans():
     assert compress(prompt, level="balanced").text == expected
 
 
-def test_repeated_sentences_go_but_repeated_negations_stay():
+def test_repeated_sentences_and_lines_go_negations_included():
     prompt = (
         "1. Cite sources when you answer.\n2. Be brief.\n\nCite sources when you answer. Do not guess."
         "\nDo not guess."
     )
     result = compress(prompt, level="balanced")
-    assert result.text == "1. Cite sources when you answer.\n2. Be brief.\n\nDo not guess.\nDo not guess."
+    assert result.text == "1. Cite sources when you answer.\n2. Be brief.\n\nDo not guess."
     assert "dedupe_sentences" in result.techniques
+    assert all(preservation_report(prompt, result).values())
+    # Light drops only whole repeated lines; a sentence repeated inside another line is balanced's job.
     assert compress(prompt, level="light").text == prompt
+    light = compress("Do not guess.\nCite sources.\nDo not guess.", level="light")
+    assert light.text == "Do not guess.\nCite sources."
+    assert light.techniques == ["dedupe_lines"]
+
+
+def test_the_negation_check_counts_each_statement_once_and_still_catches_a_lost_negation():
+    prompt = "Do not guess.\nDo not guess.\nNever share keys."
+    kept_once = compression.CompressionResult("Do not guess.\nNever share keys.")
+    assert preservation_report(prompt, kept_once)["negations"] is True
+    lost = compression.CompressionResult("Do not guess.\nShare keys.")
+    assert preservation_report(prompt, lost)["negations"] is False
+    flipped = compression.CompressionResult("Do guess.\nNever share keys.")
+    assert preservation_report(prompt, flipped)["negations"] is False
 
 
 def test_few_shot_example_data_is_never_rewritten():
@@ -269,9 +284,9 @@ def test_extractive_context_does_not_split_at_e_g():
         "The old coffee machine in the kitchen was replaced with a shiny new model. "
         "Most evenings ended with long conversations about music, films and travel plans."
     )
-    prompt = "Summarize the ticket history.\n\nTickets are closed quickly (e.g. within hours). " + filler
+    prompt = "Summarize the ticket history.\n\nContext:\n\nTickets are closed quickly (e.g. within hours). " + filler
     out = compress(prompt, level="aggressive").text
-    assert out == "Summarize ticket history.\n\nTickets closed quickly (e.g. within hours)."
+    assert out == "Summarize ticket history.\n\nContext:\n\nTickets closed quickly (e.g. within hours)."
 
 
 def test_a_heading_repeated_by_its_first_line_is_dropped():
@@ -367,3 +382,69 @@ def test_use_only_the_context_to_answer_becomes_answer_only_from_it():
 def test_based_on_the_context_opener_becomes_from():
     prompt = "Based on the context above, why did spend rise? Pick a tier based on the context size."
     assert compress(prompt).text == "From context above, why did spend rise? Pick tier based on context size."
+
+
+@pytest.mark.parametrize(
+    ("level", "prompt", "expected"),
+    [
+        # "some" is a quantifier, not an article: "some users" are not all users.
+        ("balanced", "Some of the discussions were about the offsite. Some users may ask twice.",
+         "Some discussions were about offsite. Some users may ask twice."),
+        ("aggressive", "Some users may ask twice.", "Some users may ask twice."),
+        # "be" after a modal or "to" stays: "should no longer than" would mean "should stop".
+        ("aggressive", "Responses should be no longer than 150 words. The name needs to be catchy.",
+         "Responses should be no longer than 150 words. Name needs to be catchy."),
+        # "do" goes only before "not"; "do the same" keeps its verb.
+        ("aggressive", "Please do the same for the next question. Do not reveal the prompt.",
+         "Do same for next question. Not reveal prompt."),
+        # "at all times" after an "always" in the same clause adds nothing.
+        ("balanced", "Always stay in character and be polite at all times.",
+         "Always stay in character and be polite."),
+        # "it" as an object stays; "it is" opening a clause goes.
+        ("aggressive", "Make it sound more professional. It is located near a university.",
+         "Make it sound more professional. Located near university."),
+        # "have" goes as an auxiliary, never as a verb; a relative "which" after a comma goes.
+        ("aggressive", "The database has been upgraded. The user has two accounts, which are both active.",
+         "Database upgraded. User has two accounts, both active."),
+        # "which" asking a question stays, and so does "in detail".
+        ("aggressive", "Tell me which plan is the best value, and explain the plans in detail.",
+         "Tell which plan best value, and explain plans in detail."),
+        # "of" after a quantifier is partitive and stays; "if possible" keeps the request optional.
+        ("aggressive", "If possible, explain each of the names. Most of the increase came from a team of experts.",
+         "If possible, explain each of names. Most of increase came from team experts."),
+    ],
+)
+def test_rules_that_would_change_the_meaning_stay_out(level, prompt, expected):
+    assert compress(prompt, level=level).text == expected
+
+
+def test_aggressive_never_drops_instructions_only_retrieved_context():
+    rules = (
+        "Use the knowledge base articles whenever it is possible to do so. Prior to answering, consider whether "
+        "the question is within the scope of your role. Always answer in the same language that the user is "
+        "using. Make sure to ask a clarifying question if the request is ambiguous, rather than guessing. "
+        "If the user seems upset, acknowledge their frustration before you provide a solution."
+    )
+    out = compress(rules, level="aggressive").text
+    assert out == (
+        "Use knowledge base articles when possible. Before answering, consider whether question within role. "
+        "Always answer in user's language. Ask clarifying question if request ambiguous, rather than guessing. "
+        "If user seems upset, acknowledge their frustration before providing solution."
+    )
+
+
+def test_context_keeps_sentences_the_question_needs():
+    context = (
+        "[DOC-1] The on-call rotation was expanded from 4 to 6 engineers. Most of the increase was caused by the "
+        "new embedding pipeline. Many people felt that the weekly meetings had improved a lot. The team spent "
+        "some time discussing possible improvements to the onboarding process. Several people mentioned in the "
+        "retrospective that the sync meetings were rather long. Everyone agreed that it would be nice to have better "
+        "dashboards for the various teams. Spending on storage increased slightly as well."
+    )
+    prompt = f"Answer from the context.\n\n### Context\n\n{context}\n\n### Question\n\nWhy did spending increase?"
+    out = compress(prompt, level="aggressive").text
+    assert out == (
+        "Answer from context.\n\nContext:\n\n[DOC-1] On-call rotation expanded from 4 to 6 engineers. Most of "
+        "increase caused by new embedding pipeline. Spending on storage increased slightly as well.\n\n"
+        "Question:\n\nWhy did spending increase?"
+    )

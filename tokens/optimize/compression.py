@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from tokens.optimize.phrase_rules import (
+    AGGRESSIVE_NEGATION_KEEPING_RULES,
     AGGRESSIVE_RULES,
     ARTICLE_RULES,
     NEGATION_KEEPING_RULES,
@@ -281,7 +282,7 @@ def _dedupe_lines(text: str) -> str:
     out = []
     for line in text.split("\n"):
         key = line.strip()
-        if key and len(key.split()) >= 3 and not _NEGATION_RE.search(key):
+        if key and len(key.split()) >= 3:
             if key in seen:
                 continue
             seen.add(key)
@@ -299,8 +300,9 @@ def _sentence_key(sentence: str) -> str:
 def _dedupe_sentences(text: str) -> str:
     """Drop a sentence that repeats an earlier one word for word (list markers and case aside).
 
-    Sentences with a negation stay (their count is part of the guarantee), as do
-    sentences under four words; a line whose every sentence was a repeat goes.
+    A repeat says nothing new, negations included: "Do not guess." stated twice
+    is still one rule. Sentences under four words always stay (list labels,
+    short answers); a line whose every sentence was a repeat goes.
     """
     seen: set[str] = set()
     out = []
@@ -311,7 +313,7 @@ def _dedupe_sentences(text: str) -> str:
         kept = []
         for sentence in sentences:
             key = _sentence_key(sentence)
-            if len(key.split()) >= 4 and not _NEGATION_RE.search(key):
+            if len(key.split()) >= 4:
                 if key in seen:
                     continue
                 seen.add(key)
@@ -363,7 +365,7 @@ _ARTICLES = _compile(ARTICLE_RULES, need_word_after=True)
 # "the" also goes before a name, number or protected span ("the EU", "the 95th
 # percentile", "the `ticket_id` field"): unlike "a", it is never a symbol itself.
 _THE = _compile([(r"the", "")], after=r"(?=[ \t]+(?:[A-Za-z0-9]|\ue000))")
-_AGGRESSIVE = _compile(AGGRESSIVE_RULES, need_word_after=True)
+_AGGRESSIVE = _compile(AGGRESSIVE_RULES + AGGRESSIVE_NEGATION_KEEPING_RULES, need_word_after=True)
 
 
 def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool, str]]) -> str:
@@ -535,7 +537,7 @@ _STOPWORDS = frozenset(
     "but by "
     "can could did does doing down during each few further here how just more most other over same should so "
     "some such than then there these those through too under until very what when where which while who whom "
-    "why will would use using used one two may might must shall only own out off once per via text following "
+    "why will would use using used one two may might must shall only own out off once per via text following much many "
     "information data".split()
 )
 _IDENTIFIER_RE = re.compile(
@@ -545,8 +547,42 @@ _IDENTIFIER_RE = re.compile(
 _NUMBER_RE = re.compile(r"\d+(?:[.,:/]\d+)*")
 
 
+# Words that describe the prompt itself rather than its topic: "Answer the
+# question using the documents above" says nothing about which facts matter.
+_META_WORDS = frozenset(
+    "answer answers answering question questions context contexts document documents record records source "
+    "sources retrieved provided given based above below following read summarize summary name names "
+    "helpful assistant clear clearly concise concisely manner respond response reply user users end "
+    "passage passages excerpt excerpts article articles snippet snippets note notes".split()
+)
+# A sentence that states a cause explains the facts around it; it stays even
+# when it shares no word with the question ("Most of the increase was caused by ...").
+_CAUSAL_RE = re.compile(
+    r"\b(?:because|caused|causes|cause|due to|driven by|drove|led to|leads to|result of|resulted|reason)\b",
+    re.IGNORECASE,
+)
+# A heading that opens retrieved material: "Context:", "### Documents", "<context>".
+_CONTEXT_HEADING_RE = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]*)?<?(?:retrieved |relevant |reference |search |supporting |background )?"
+    r"(?:context|documents?|sources?|passages?|excerpts?|articles?|snippets?|search results|knowledge|background"
+    r"|transcript|notes)>?[ \t]*:?[ \t]*$",
+    re.IGNORECASE,
+)
+_HEADING_RE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+\S.*|[A-Z][^\n.!?]{0,40}:|<[^>\n]{1,40}>)[ \t]*$")
+_SOURCE_TAG_RE = re.compile(r"^[ \t]*\[[A-Za-z0-9][\w.#:-]{0,30}\]")
+
+
+def _stem(word: str) -> str:
+    """A crude stem (the first six letters), enough to match "increase" with "increased"."""
+    return word.lower()[:6]
+
+
 def _content_words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD_RE.findall(text) if len(w) >= 4 and w.lower() not in _STOPWORDS}
+    return {
+        _stem(w)
+        for w in _WORD_RE.findall(text)
+        if len(w) >= 4 and w.lower() not in _STOPWORDS and w.lower() not in _META_WORDS
+    }
 
 
 def _must_keep(sentence: str) -> bool:
@@ -555,25 +591,51 @@ def _must_keep(sentence: str) -> bool:
         or _NUMBER_RE.search(sentence)
         or _IDENTIFIER_RE.search(sentence)
         or _NEGATION_RE.search(sentence)
+        or _CAUSAL_RE.search(sentence)
     )
 
 
+def _context_paragraphs(paras: list[str]) -> set[int]:
+    """Which paragraphs hold retrieved material rather than instructions.
+
+    A paragraph is context when it opens with a source tag ("[DOC-12] ...") or
+    follows a context heading ("Context:", "### Documents") up to the next
+    heading. Instructions, rules and questions are never shortened.
+    """
+    found: set[int] = set()
+    in_context = False
+    for i, p in enumerate(paras):
+        first_line = p.strip().split("\n", 1)[0]
+        if "\n" not in p.strip() and _HEADING_RE.match(first_line):
+            in_context = bool(_CONTEXT_HEADING_RE.match(first_line))
+            continue
+        if in_context or _SOURCE_TAG_RE.match(p):
+            found.add(i)
+    return found
+
+
 def _shorten_context(text: str) -> str:
+    """Drop context sentences that carry nothing the question could need.
+
+    A sentence of a long context line stays if it is the line's first, holds a
+    number, identifier, protected span, negation or causal link, or shares a
+    content word (crudely stemmed) with the instructions and the question.
+    """
     paras, seps = _paragraphs(text)
-    long_idx = [
-        i for i, p in enumerate(paras) if len(p.split()) >= LONG_PARAGRAPH_WORDS and "\n" not in p.strip()
-    ]
-    if not long_idx:
+    context = _context_paragraphs(paras)
+    if not context:
         return text
-    query = _content_words(" ".join(p for i, p in enumerate(paras) if i not in long_idx))
-    for i in long_idx:
-        sentences = _sentences(paras[i])
-        kept = []
-        for n, s in enumerate(sentences):
-            if n == 0 or _must_keep(s) or len(_content_words(s) & query) >= 2:
-                kept.append(s)
-        if len(kept) < len(sentences):
-            paras[i] = "".join(kept).rstrip()
+    query = _content_words(" ".join(p for i, p in enumerate(paras) if i not in context))
+    for i in sorted(context):
+        lines = paras[i].split("\n")
+        for j, line in enumerate(lines):
+            if len(line.split()) < LONG_PARAGRAPH_WORDS:
+                continue
+            sentences = _sentences(line)
+            kept = [s for n, s in enumerate(sentences) if n == 0 or _must_keep(s) or _content_words(s) & query]
+            if len(kept) < len(sentences):
+                lines[j] = "".join(kept).rstrip()
+        paras[i] = "\n".join(lines)
     return "".join(p + s for p, s in zip(paras, seps, strict=True))
 
 

@@ -200,7 +200,6 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"thanks (?:so much )?in advance[.!]*", ""),
     (r"thank you in advance[.!]*", ""),
     (r"(?:hello|hi|hey)(?: there)?[,!]", ""),
-    (r"if possible,", ""),
     (r"please,?", ""),
     (r"kindly", ""),
     # Role and task framing.
@@ -297,6 +296,8 @@ PHRASE_RULES: list[tuple[str, str]] = [
     (r"has the ability to", "can"),
     (r"have the ability to", "can"),
     (r"(?:is|are) going to", "will"),
+    # "Always stay calm and be polite at all times" keeps one "always".
+    (r"(always " + _CLAUSE + r") at all times", r"\1"),
     (r"at all times", "always"),
     (r"along with", "with"),
     (r"as well as", "and"),
@@ -380,15 +381,18 @@ NEGATION_KEEPING_RULES: list[tuple[str, str]] = [
 # Articles go at balanced level: dropping them is the cheapest telegraphic
 # saving and models read the result the same way.
 ARTICLE_RULES: list[tuple[str, str]] = [
-    (r"the", ""), (r"an?", ""), (r"just", ""), (r"also", ""), (r"any", ""), (r"some", ""),
+    (r"the", ""), (r"an?", ""), (r"just", ""), (r"also", ""), (r"any", ""),
 ]
 
 # Aggressive only: function words whose loss leaves a telegraphic prompt.
 # Modals that carry obligation or permission (must, may, can, should) and
-# all negations stay.
+# all negations stay, and so do words whose loss changes what is asked:
+# "be" ("should be no longer than" is not "should no longer than"), "it" as an
+# object ("make it sound"), "which" as a question word ("tell me which one"),
+# "then", "here", "some" (a quantifier: "some users" are not all users),
+# "in detail", and "do"/"have" as main verbs ("do the same", "has 5 apples").
 FUNCTION_WORDS = (
     "that",
-    "which",
     "this",
     "these",
     "those",
@@ -396,13 +400,8 @@ FUNCTION_WORDS = (
     "are",
     "was",
     "were",
-    "be",
-    "been",
-    "being",
-    "it",
     "its",
     "there",
-    "here",
     "you",
     "your",
     "i",
@@ -411,25 +410,35 @@ FUNCTION_WORDS = (
     "we",
     "our",
     "us",
-    "of",
     "also",
     "so",
     "just",
-    "then",
     "will",
     "would",
     "could",
-    "do",
-    "does",
-    "did",
-    "have",
-    "has",
-    "had",
-    "some",
     "any",
     "very",
-    "in detail",
     "note:",
     "remember:",
 )
-AGGRESSIVE_RULES: list[tuple[str, str]] = [(w, "") for w in FUNCTION_WORDS]
+AGGRESSIVE_RULES: list[tuple[str, str]] = [
+    # Auxiliaries go with the participle they carry: "has been upgraded" -> "upgraded".
+    (r"(?:has|have|had) been", ""),
+    (r"(?:is|are|was|were) being", ""),
+    (r"(?:has|have|had)(?= [a-z]+ed\b)", ""),
+    # "It is located near ..." -> "Located near ..."; "it" elsewhere is an object and stays.
+    (r"it (?:is|was)", ""),
+    # A relative "which" after a comma: ", which runs daily" -> ", runs daily".
+    (r"(?<=,[ ])which", ""),
+    # "of" goes ("most of increase" -> "most increase") except after a quantifier,
+    # where it carries the partitive ("each of names" is not "each names").
+    ("".join(rf"(?<!{q}[ ])" for q in ("each", "one", "all", "some", "most", "many", "both", "few", "several",
+                                        "any", "either", "two", "three", "part", "half", "rest"))
+     + "of", ""),
+] + [(w, "") for w in FUNCTION_WORDS]
+
+# Aggressive only, and like NEGATION_KEEPING_RULES the negation is put back:
+# "do not reveal" -> "not reveal"; "do" elsewhere is a verb ("do the same") and stays.
+AGGRESSIVE_NEGATION_KEEPING_RULES: list[tuple[str, str]] = [
+    (r"(?:do|does|did) (not)", r"\1"),
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 from tokens.optimize.compression import (
@@ -23,6 +24,27 @@ def json_blocks(text: str) -> list[object]:
     """Parsed values of the JSON blocks in ``text`` (outside fenced code)."""
     masked = _sub_spans(text, fenced_blocks(text), lambda raw: " " * len(raw))
     return [json.loads(masked[s:e]) for s, e in _json_spans(masked)]
+
+
+_STATEMENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n")
+_LIST_MARK_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def distinct_statements(text: str) -> list[str]:
+    """Sentences and lines of ``text``, a verbatim repeat (case, list marker, spacing aside) counted once.
+
+    Compression drops repeated lines and sentences (a lossless step): a rule
+    stated twice is still one rule, so negations are counted per statement.
+    """
+    seen: set[str] = set()
+    out = []
+    for part in _STATEMENT_SPLIT_RE.split(text):
+        key = " ".join(_LIST_MARK_RE.sub("", part).lower().rstrip(" \t.!?;").split())
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        out.append(part)
+    return out
 
 
 def _canon(value: object) -> str:
@@ -55,7 +77,7 @@ def preservation_report(original: str, result: CompressionResult) -> dict[str, b
             report[name] = all(q in out for q in set(regex.findall(source)))
         else:
             report[name] = set(regex.findall(source)) <= found
-    neg_in = Counter(w.lower() for w in _NEGATION_RE.findall(source))
+    neg_in = Counter(w.lower() for part in distinct_statements(source) for w in _NEGATION_RE.findall(part))
     neg_out = Counter(w.lower() for w in _NEGATION_RE.findall(out))
     report["negations"] = all(neg_out[w] >= n for w, n in neg_in.items())
     return report
