@@ -218,26 +218,38 @@ def _sub_spans(text: str, spans: list[tuple[int, int]], make) -> str:
 _LABELLED_LINE_RE = re.compile(r"^([ \t]*[A-Za-z][A-Za-z ]{0,20}:[ \t]*)(\S.*)$")
 
 
-def _mask_example_lines(text: str, masker: _Masker, techniques: list[str]) -> str:
-    """Protect the data of few-shot pairs (an input-label line followed by an output-label line).
+# A line labelled as material to work on ("Text: ...", "Review: ...") is data
+# even outside an input/output pair: the sentence to translate, the email to
+# answer. "Question:"/"Query:" lines are the prompt's own words and are not.
+_DATA_LABEL_RE = re.compile(
+    r"^[ \t]*(?:input|text|review|email|sentence|message|ticket|customer|transcript|snippet)[ \t]*:[ \t]*\S",
+    re.IGNORECASE,
+)
 
+
+def _mask_example_lines(text: str, masker: _Masker, techniques: list[str]) -> str:
+    """Protect the data of few-shot pairs and of data-labelled lines.
+
+    A few-shot pair is an input-label line followed by an output-label line.
     The input to translate or classify is data, not instructions: "Input: The
-    meeting is at 10 am." must reach the model with its article intact. JSON in
+    meeting is at 10 am." must reach the model with its article intact, and so
+    must "Text: Our new dashboard shows you where every token goes." JSON in
     that data is still compacted: like every other JSON block it parses to the
     same value, and its literals keep their exact text.
     """
     lines = text.split("\n")
+    protect: set[int] = {i for i, line in enumerate(lines) if _DATA_LABEL_RE.match(line)}
     for i in range(len(lines) - 1):
-        if not (_INPUT_LABEL_RE.match(lines[i]) and _OUTPUT_LINE_RE.fullmatch(lines[i + 1])):
-            continue
-        for j in (i, i + 1):
-            m = _LABELLED_LINE_RE.match(lines[j])
-            if m:
-                data = m.group(2)
-                compacted = _sub_spans(data, _json_spans(data), compact_json)
-                if compacted != data and "json_compact" not in techniques:
-                    techniques.append("json_compact")
-                lines[j] = m.group(1) + masker.token(compacted)
+        if _INPUT_LABEL_RE.match(lines[i]) and _OUTPUT_LINE_RE.fullmatch(lines[i + 1]):
+            protect.update((i, i + 1))
+    for j in sorted(protect):
+        m = _LABELLED_LINE_RE.match(lines[j])
+        if m:
+            data = m.group(2)
+            compacted = _sub_spans(data, _json_spans(data), compact_json)
+            if compacted != data and "json_compact" not in techniques:
+                techniques.append("json_compact")
+            lines[j] = m.group(1) + masker.token(compacted)
     return "\n".join(lines)
 
 
