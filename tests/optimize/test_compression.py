@@ -458,3 +458,19 @@ def test_context_keeps_sentences_the_question_needs():
         "increase caused by new embedding pipeline. Spending on storage increased slightly as well.\n\n"
         "Question:\n\nWhy did spending increase?"
     )
+
+
+def test_what_counts_as_retrieved_context():
+    paras = [
+        "Answer briefly.",
+        "Context:",
+        "[DOC-1] First document.",
+        "Second document, still under the heading.",
+        "Question:",
+        "Why?",
+        "[IMPORTANT] Never share keys.",
+        "<context>\n[3] A doc on the heading's paragraph.",
+        "</context>",
+        "Rules:\nAlways cite.",
+    ]
+    assert compression._context_paragraphs(paras) == {2, 3, 7}

@@ -1,20 +1,22 @@
 """Rule-based prompt compression (pure Python, no model calls).
 
 Protected spans are masked first and restored byte for byte at the end:
-fenced code, inline code, the input/output lines of few-shot pairs (data,
-not instructions), JSON blocks (compacted lexically: only whitespace outside
-strings goes, so every literal keeps its exact text), URLs, emails and quoted
-strings. The rules then only see prose, and no rule pattern contains a
-negation, a digit or an identifier, so those survive by construction.
+fenced code, inline code, the input/output lines of few-shot pairs and
+data-labelled lines such as "Text: ..." (data, not instructions), JSON
+blocks (compacted lexically: only whitespace outside strings goes, so every
+literal keeps its exact text), URLs, emails and quoted strings. The rules
+then only see prose, and no rule pattern contains a negation, a digit or an
+identifier, so those survive by construction.
 
 Levels are cumulative:
 
 - ``light``: lossless steps: whitespace, compact JSON, repeated lines.
-- ``balanced``: + markdown decoration, repeated sentences and the phrase rules.
-- ``aggressive``: + articles, only the first N few-shot examples, and long
-  context paragraphs shortened extractively (a sentence goes only if it has
-  no number, identifier, protected span or negation and little overlap with
-  the instructions).
+- ``balanced``: + markdown decoration, repeated sentences, the phrase rules
+  and articles.
+- ``aggressive``: + only the first N few-shot examples, retrieved context
+  (never instructions) shortened extractively (a sentence goes only if it has
+  no number, identifier, protected span, negation or causal link and shares
+  no content word with the instructions and question), then function words.
 
 The pipeline runs until the text stops changing (at most a few rounds), so
 compressing twice gives the same result as compressing once.
@@ -581,7 +583,8 @@ _CONTEXT_HEADING_RE = re.compile(
     re.IGNORECASE,
 )
 _HEADING_RE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+\S.*|[A-Z][^\n.!?]{0,40}:|<[^>\n]{1,40}>)[ \t]*$")
-_SOURCE_TAG_RE = re.compile(r"^[ \t]*\[[A-Za-z0-9][\w.#:-]{0,30}\]")
+# A source tag names a document by an id with a digit: "[DOC-12]", "[3]"; "[IMPORTANT]" is not one.
+_SOURCE_TAG_RE = re.compile(r"^[ \t]*\[(?=[^\]\n]*\d)[A-Za-z0-9][\w.#:-]{0,30}\]")
 
 
 def _stem(word: str) -> str:
@@ -611,16 +614,18 @@ def _context_paragraphs(paras: list[str]) -> set[int]:
     """Which paragraphs hold retrieved material rather than instructions.
 
     A paragraph is context when it opens with a source tag ("[DOC-12] ...") or
-    follows a context heading ("Context:", "### Documents") up to the next
-    heading. Instructions, rules and questions are never shortened.
+    comes under a context heading ("Context:", "### Documents", "<context>"),
+    on its own line or the paragraph's first, up to the next heading.
+    Instructions, rules and questions are never shortened.
     """
     found: set[int] = set()
     in_context = False
     for i, p in enumerate(paras):
-        first_line = p.strip().split("\n", 1)[0]
-        if "\n" not in p.strip() and _HEADING_RE.match(first_line):
-            in_context = bool(_CONTEXT_HEADING_RE.match(first_line))
-            continue
+        head, _, body = p.strip().partition("\n")
+        if _HEADING_RE.match(head):
+            in_context = bool(_CONTEXT_HEADING_RE.match(head))
+            if not body:
+                continue
         if in_context or _SOURCE_TAG_RE.match(p):
             found.add(i)
     return found
