@@ -210,3 +210,23 @@ def test_newest_tool_result_keeps_its_call():
     budget = count_messages([msgs[0], call, result_msg], MODEL).tokens
     result = fit_context(msgs, model=MODEL, context_window=budget, max_response_tokens=0, safety_margin=1.0)
     assert result.messages[-2:] == [call, result_msg] and result.dropped == 1
+
+
+def test_chunking_counts_each_piece_a_bounded_number_of_times(monkeypatch):
+    """Packing must stay linear: it once re-counted the growing chunk for every piece."""
+    from tokens.optimize import chunking
+
+    calls = {"n": 0, "chars": 0}
+
+    def counting(text, model):
+        calls["n"] += 1
+        calls["chars"] += len(text)
+        return count_text(text, model)
+
+    monkeypatch.setattr(chunking, "count_text", counting)
+    text = "".join(f"Sentence number {i} is short. " for i in range(2000))
+    chunks = chunk_text(text, model="gpt-4o", max_tokens=400)
+    assert "".join(c.text for c in chunks) == text
+    assert all(c.tokens <= 400 for c in chunks)
+    # Each character is read a small constant number of times, not once per piece of its chunk.
+    assert calls["chars"] < 8 * len(text)

@@ -38,11 +38,12 @@ def _token_pieces(text: str, model: str, limit: int) -> list[str]:
     # Token start offsets where a cut is allowed (a multi-byte character spanning
     # tokens shares one offset, so cutting there would split the character).
     starts = sorted(set(offsets) | {len(text)})
+    index_of = {offset: i for i, offset in enumerate(starts)}
     pieces = []
     pos = 0
+    step = max(1, int(limit / choice.factor))
     while pos < len(text):
-        lo = starts.index(pos) if pos in starts else 0
-        step = max(1, int(limit / choice.factor))
+        lo = index_of.get(pos, 0)
         hi = min(lo + step, len(starts) - 1)
         while hi > lo + 1 and count_text(text[pos : starts[hi]], model).tokens > limit:
             hi -= 1
@@ -55,32 +56,47 @@ def _token_pieces(text: str, model: str, limit: int) -> list[str]:
     return pieces
 
 
-def _pieces(text: str, model: str, limit: int) -> list[str]:
-    out: list[str] = []
+def _pieces(text: str, model: str, limit: int) -> list[tuple[str, int | None]]:
+    """Pieces of at most ``limit`` tokens, with their count where it is already known."""
+    out: list[tuple[str, int | None]] = []
     for para in _split(text, _PARAGRAPH_RE):
-        if count_text(para, model).tokens <= limit:
-            out.append(para)
+        tokens = count_text(para, model).tokens
+        if tokens <= limit:
+            out.append((para, tokens))
             continue
         for sentence in _split(para, _SENTENCE_RE):
-            if count_text(sentence, model).tokens <= limit:
-                out.append(sentence)
+            tokens = count_text(sentence, model).tokens
+            if tokens <= limit:
+                out.append((sentence, tokens))
             else:
-                out.extend(_token_pieces(sentence, model, limit))
+                out.extend((piece, None) for piece in _token_pieces(sentence, model, limit))
     return out
 
 
-def _pack(pieces: list[str], model: str, limit: int) -> list[str]:
+def _pack(pieces: list[tuple[str, int | None]], model: str, limit: int) -> list[str]:
+    """Greedy packing in linear time.
+
+    Each piece is counted once; a chunk's running estimate is the sum of its
+    pieces' counts, and only when a piece would push the estimate past the
+    limit is the joined text counted exactly (once per chunk boundary, so the
+    work stays linear in the text, not quadratic).
+    """
     chunks: list[str] = []
-    current = ""
-    for piece in pieces:
-        candidate = current + piece
-        if current and count_text(candidate, model).tokens > limit:
-            chunks.append(current)
-            current = piece
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
+    parts: list[str] = []
+    estimate = 0
+    for piece, known in pieces:
+        tokens = known if known is not None else count_text(piece, model).tokens
+        if parts and estimate + tokens > limit:
+            exact = count_text("".join(parts) + piece, model).tokens
+            if exact > limit:
+                chunks.append("".join(parts))
+                parts, estimate = [piece], tokens
+                continue
+            estimate = exact - tokens  # the seam merged tokens: carry the exact figure
+        parts.append(piece)
+        estimate += tokens
+    if parts:
+        chunks.append("".join(parts))
     # A seam can merge into more tokens than the parts: re-split any offender.
     fixed: list[str] = []
     for chunk in chunks:
