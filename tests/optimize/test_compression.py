@@ -474,3 +474,18 @@ def test_what_counts_as_retrieved_context():
         "Rules:\nAlways cite.",
     ]
     assert compression._context_paragraphs(paras) == {2, 3, 7}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Cite sources. Basically, answer briefly.", "Cite sources. Answer briefly."),
+        ("Basically, cite sources.", "Cite sources."),
+        ("- Basically, cite sources.", "- Cite sources."),
+        ("Be brief. Actually; cite sources.", "Be brief. Cite sources."),
+        ("Answer, basically, in JSON.", "Answer, in JSON."),
+        ("Basically, 5 items max.", "5 items max."),
+    ],
+)
+def test_a_deleted_opener_takes_its_comma_and_the_next_word_is_capitalized(prompt, expected):
+    assert compress(prompt, level="balanced").text == expected

@@ -395,6 +395,7 @@ def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool, str]]) -> s
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"(?m)^([ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?)[ \t]+", r"\1", text)
     text = re.sub(r" +([,.;:!?)])", r"\1", text)
+    text = re.sub(r"([,;:])(?:[ \t]*[,;])+", r"\1", text)  # "Answer, basically, in JSON" -> "Answer, in JSON"
     text = re.sub(r"(?m)^([ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?)[,;]\s*", r"\1", text)
     text = re.sub(r"([(\[]) +", r"\1", text)
     text = re.sub(r":[ \t]*\.", ":", text)
@@ -406,7 +407,8 @@ def _apply_rules(text: str, rules: list[tuple[re.Pattern, str, bool, str]]) -> s
 _CAP = "\ue002"
 # A list marker or a source tag ("[DOC-12]", "[3]") opens a sentence like a line start does.
 _BULLET_HEAD_RE = re.compile(r"[ \t]*(?:[-*+]|\d+[.)]|\[[A-Za-z0-9][\w.#-]{0,30}\])")
-_CAP_RE = re.compile(_CAP + r"[ \t]*([a-z]+\b)?")
+# The comma after a deleted opener goes with it: "Basically, answer" -> "Answer".
+_CAP_RE = re.compile(_CAP + r"[ \t]*(?:[,;][ \t]*)?([a-z]+\b)?")
 
 
 def _at_sentence_start(s: str, i: int) -> bool:
