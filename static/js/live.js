@@ -18,6 +18,8 @@
   var usd2 = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
   var usd4 = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 4, maximumFractionDigits: 4 });
   var timeFmt = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: tz });
+  var dayFmt = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "numeric", timeZone: tz });
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
   function usd(value) {
     if (value === null || value === undefined || value === "") return "–";
@@ -30,6 +32,14 @@
   }
   function ints(value) { return value === null || value === undefined ? "–" : intFmt.format(value); }
   function pct(value) { return value === null || value === undefined ? "–" : Number(value).toFixed(1) + "%"; }
+  // "14:03:07" today; "5 Mar 14:03:07" for another day (Django's "j M"; spelled out, as ICU says "Sept").
+  function when(iso) {
+    var d = new Date(iso), t = d.getTime(), time = timeFmt.format(d);
+    if (t >= state.dayStart && t < state.dayEnd) return time;
+    var parts = {};
+    dayFmt.formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return Number(parts.day) + " " + MONTHS[Number(parts.month) - 1] + " " + time;
+  }
   function esc(text) {
     return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
@@ -101,7 +111,7 @@
     var flags = (r.cache_hit ? '<span class="badge cache">cached</span>' : "") +
       (r.optimization_applied ? '<span class="badge opt" title="' + esc(r.optimization_technique) + '">optimized</span>' : "") +
       (r.priced === false ? '<span class="badge unpriced">unpriced</span>' : "");
-    return '<tr' + (state.fresh.has(r.id) ? ' class="fresh"' : "") + '><td class="time">' + timeFmt.format(new Date(r.occurred_at)) + "</td>" +
+    return '<tr' + (state.fresh.has(r.id) ? ' class="fresh"' : "") + '><td class="time">' + when(r.occurred_at) + "</td>" +
       (state.scopeAll ? "<td>" + esc(r.user) + "</td>" : "") + "<td>" + esc(r.agent) + '</td><td class="hide-sm">' + esc(r.model) +
       '</td><td class="num">' + ints(r.tokens_used) + '</td><td class="num">' + usd(r.cost_usd) + '</td><td class="hide-sm flags">' + flags + "</td></tr>";
   }
