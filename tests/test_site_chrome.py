@@ -16,7 +16,7 @@ def test_favicon_ico_points_at_the_shipped_icon(client):
 
 
 @pytest.mark.django_db
-def test_pages_link_the_icon(client, user):
+def test_pages_link_the_icon_and_signed_in_users_get_the_api_docs_link(client, user):
     login = client.get("/accounts/login/").content.decode()
     client.force_login(user)
     dashboard = client.get("/dashboard/").content.decode()
@@ -24,3 +24,6 @@ def test_pages_link_the_icon(client, user):
     for html in (login, dashboard):
         assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
         assert '<link rel="icon" href="/static/favicon.ico" sizes="16x16 32x32">' in html
+    assert '<a href="/api/docs/">API docs</a>' in dashboard
+    assert "API docs" not in login
+    assert client.get("/api/docs/").status_code == 200
