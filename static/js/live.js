@@ -32,13 +32,13 @@
   }
   function ints(value) { return value === null || value === undefined ? "–" : intFmt.format(value); }
   function pct(value) { return value === null || value === undefined ? "–" : Number(value).toFixed(1) + "%"; }
-  // "14:03:07" today; "5 Mar 14:03:07" for another day (Django's "j M"; spelled out, as ICU says "Sept").
+  // "14:03:07" today; "5 Mar 14:03:07" for another day (Django's "j M"; spelled out, as ICU says "Sept"). HTML.
   function when(iso) {
     var d = new Date(iso), t = d.getTime(), time = timeFmt.format(d);
     if (t >= state.dayStart && t < state.dayEnd) return time;
     var parts = {};
     dayFmt.formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
-    return Number(parts.day) + " " + MONTHS[Number(parts.month) - 1] + " " + time;
+    return '<span class="day">' + Number(parts.day) + " " + MONTHS[Number(parts.month) - 1] + "</span> " + time;
   }
   function esc(text) {
     return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {

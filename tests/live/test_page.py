@@ -208,11 +208,11 @@ def test_without_budgets_the_tile_says_so(client, user, usage):
 def test_feed_shows_the_date_of_calls_from_another_day(client, user, usage):
     client.force_login(user)
     html = client.get("/live/").content.decode()
-    times = re.findall(r'<td class="time">([^<]*)</td>', html)
+    times = re.findall(r'<td class="time">(.*?)</td>', html)
     yesterday = timezone.localtime(live_day_bounds()[0] - timedelta(hours=2))
     assert len(times) == 4
     assert all(re.fullmatch(r"\d\d:\d\d:\d\d", t) for t in times[:3])
-    assert times[3] == f"{yesterday.day} {yesterday:%b} 22:00:00"
+    assert times[3] == f'<span class="day">{yesterday.day} {yesterday:%b}</span> 22:00:00'
 
 
 @pytest.mark.parametrize(
