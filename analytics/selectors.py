@@ -222,10 +222,11 @@ def top_runs(*, user, period: Period, limit: int = 10) -> list[dict[str, Any]]:
 def budgets_for(*, user) -> list[dict[str, Any]]:
     """The user's budgets with live figures, or none until the budgets app provides them."""
     try:
+        from budgets.labels import budget_label
         from budgets.selectors import budgets_for_user
     except ImportError:
         return []
-    return list(budgets_for_user(user=user))
+    return [{**b, "label": budget_label(b)} for b in budgets_for_user(user=user)]
 
 
 def policy_for(*, user) -> OptimizationPolicy | None:

@@ -17,6 +17,8 @@ from budgets.models import Budget, BudgetChange, Reservation
 from netra_site.api_errors import ApiError
 from tokens.services import money_str
 
+FIXED_FIELDS = ("scope", "user", "agent", "run_id", "parent")
+
 
 class BudgetChangeList(ChangeList):
     """Computes the live figures of a whole page in two queries, not two per row."""
@@ -43,8 +45,57 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=ids)
 
 
+def _add_service_errors(form: forms.BaseForm, values: dict, *, creating: bool, checked_elsewhere=()) -> None:
+    """Show what the budget services would refuse as field errors, so save_model never meets an ApiError.
+
+    A field that already failed its own validation keeps that message (its
+    value is missing from cleaned_data, so the services would misread it).
+    """
+    errors = services.budget_errors(values=values, creating=creating)
+    limit_unread = bool({"limit_tokens", "limit_usd"} & form.errors.keys())
+    if not limit_unread and values.get("limit_tokens") is None and values.get("limit_usd") is None:
+        errors.setdefault("limit_tokens", [services.NO_LIMIT])
+    for name, field_errors in errors.items():
+        if name in checked_elsewhere or (limit_unread and field_errors == [services.NO_LIMIT]):
+            continue
+        if name not in form.fields:
+            form.add_error(None, f"{name}: {' '.join(field_errors)}")
+        elif name not in form.errors:
+            form.add_error(name, field_errors)
+
+
+class LimitsMessageMixin:
+    """One message for a negative limit, from the form field or the services alike."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("limit_tokens", "limit_usd"):
+            if name in self.fields:
+                self.fields[name].error_messages["min_value"] = "Must be zero or more."
+
+
+class AgentBudgetForm(LimitsMessageMixin, forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        # The user is the parent budget's, checked by AgentBudgetFormSet.
+        _add_service_errors(self, {**data, "scope": Budget.SCOPE_USER_AGENT}, creating=self.instance.pk is None,
+                            checked_elsewhere=("user",))
+        return data
+
+
+class AgentBudgetFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        parent = self.instance
+        adding = any(f.has_changed() and not f.instance.pk and f not in self.deleted_forms for f in self.forms)
+        if adding and (parent.scope != Budget.SCOPE_USER or parent.user_id is None):
+            raise forms.ValidationError("Per-agent budgets are allocated from a budget of scope user with a user.")
+
+
 class AgentBudgetInline(admin.TabularInline):
     model = Budget
+    form = AgentBudgetForm
+    formset = AgentBudgetFormSet
     fk_name = "parent"
     extra = 0
     fields = ("agent", "priority", "limit_tokens", "limit_usd", "enforcement", "is_active")
@@ -92,7 +143,7 @@ class AllocateForm(forms.Form):
         return out
 
 
-class BudgetForm(forms.ModelForm):
+class BudgetForm(LimitsMessageMixin, forms.ModelForm):
     webhook_url = forms.URLField(required=False, assume_scheme="https")
 
     class Meta:
@@ -103,12 +154,7 @@ class BudgetForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        try:
-            services.budget_validate(values={k: v for k, v in data.items() if k in ("timezone", "thresholds")})
-        except ApiError as exc:
-            raise forms.ValidationError({k: v for k, v in exc.fields.items()}) from exc
-        if data.get("limit_tokens") is None and data.get("limit_usd") is None:
-            raise forms.ValidationError({"limit_tokens": "Set limit_tokens, limit_usd or both."})
+        _add_service_errors(self, data, creating=self.instance.pk is None)
         return data
 
 
@@ -134,6 +180,12 @@ class BudgetAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return BudgetChangeList
+
+    def get_readonly_fields(self, request, obj=None):
+        # Fixed once created (budget_update refuses them): an editable field would be silently ignored.
+        if obj is not None:
+            return (*self.readonly_fields, *FIXED_FIELDS)
+        return self.readonly_fields
 
     def _figures(self, obj: Budget) -> dict:
         if not hasattr(obj, "figures"):

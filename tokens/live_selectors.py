@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
@@ -14,6 +14,8 @@ from tokens.live import token_usage_data
 from tokens.models import UsageRecord
 
 LATEST_CALLS = 50
+ZERO, ONE = Decimal(0), Decimal(1)
+WARN_SHARE_LEFT = Decimal("0.2")  # the gauges turn amber from 80 % used
 
 _TOTALS = {
     "calls": Count("id"),
@@ -35,10 +37,56 @@ def live_records(*, viewer, scope_all: bool) -> QuerySet[UsageRecord]:
 
 def live_budgets(*, viewer) -> list[dict[str, Any]]:
     try:
+        from budgets.labels import budget_label
         from budgets.selectors import budgets_for_user
     except ImportError:  # budgets not built yet: no gauges
         return []
-    return budgets_for_user(user=viewer)
+    return [{**b, "label": budget_label(b)} for b in budgets_for_user(user=viewer)]
+
+
+def _share_left(remaining, limit) -> Decimal | None:
+    """What is left of one limit as a fraction of it; negative past the limit."""
+    if limit is None or remaining is None:
+        return None
+    if limit <= 0:
+        return ZERO if remaining >= 0 else Decimal("-Infinity")
+    return Decimal(remaining) / Decimal(limit)
+
+
+def live_budget_tile(*, budgets: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The tightest budget: the least left as a share of its limit (live holds count as used).
+
+    A budget with both limits counts by the tighter one, and the tile shows
+    that unit. Past the limit it shows nothing left and how far over it is,
+    never a negative amount. Ties go to the older budget.
+    """
+    best = None
+    for b in budgets:
+        for unit, remaining, limit in (("usd", b.get("remaining_usd"), b.get("limit_usd")),
+                                       ("tokens", b.get("remaining_tokens"), b.get("limit_tokens"))):
+            share = _share_left(remaining, limit)
+            if share is not None and (best is None or share < best[0]):
+                best = (share, unit, remaining, b)
+    if best is None:
+        return None
+    share, unit, remaining, b = best
+    percent_left = min(max(share, ZERO), ONE) * 100
+    return {
+        "id": b["id"],
+        "label": b.get("label", ""),
+        "period": b["period"],
+        "unit": unit,
+        "left": remaining if remaining > 0 else (ZERO if unit == "usd" else 0),
+        "over": -remaining if remaining < 0 else None,
+        "percent_left": percent_left.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
+        "level": "bad" if share <= 0 else "warn" if share <= WARN_SHARE_LEFT else "ok",
+    }
+
+
+def live_budget_part(*, viewer) -> dict[str, Any]:
+    """The budget gauges and the tightest-budget tile: first paint and the page's refetch alike."""
+    budgets = live_budgets(viewer=viewer)
+    return {"budgets": budgets, "budget_tile": live_budget_tile(budgets=budgets)}
 
 
 def live_snapshot(*, viewer, scope_all: bool, now: datetime | None = None) -> dict[str, Any]:
@@ -64,5 +112,5 @@ def live_snapshot(*, viewer, scope_all: bool, now: datetime | None = None) -> di
         "by_agent": list(by_agent),
         "by_user": by_user,
         "latest": latest,
-        "budgets": live_budgets(viewer=viewer),
+        **live_budget_part(viewer=viewer),
     }

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from tokens.events import jsonable
-from tokens.live_selectors import LATEST_CALLS, live_budgets, live_snapshot
+from tokens.live_selectors import LATEST_CALLS, live_budget_part, live_snapshot
 
 
 def _scope_all(request: HttpRequest) -> bool:
@@ -41,7 +41,7 @@ def live_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def live_snapshot_json(request: HttpRequest) -> JsonResponse:
-    """The first paint as JSON; the page refetches it after a reconnect (``?part=budgets``: gauges only)."""
+    """The first paint as JSON; the page refetches it after a reconnect (``?part=budgets``: gauges and tile)."""
     if request.GET.get("part") == "budgets":
-        return JsonResponse({"budgets": jsonable(live_budgets(viewer=request.user))})
+        return JsonResponse(jsonable(live_budget_part(viewer=request.user)))
     return JsonResponse(jsonable(live_snapshot(viewer=request.user, scope_all=_scope_all(request))))

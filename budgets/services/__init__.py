@@ -11,8 +11,10 @@ only frees room, so it needs no window lock.
 from budgets.services.management import (  # noqa: F401
     AUDITED,
     EDITABLE,
+    NO_LIMIT,
     budget_create,
     budget_enforcement_toggle,
+    budget_errors,
     budget_limit_raise,
     budget_update,
     budget_validate,

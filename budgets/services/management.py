@@ -17,6 +17,7 @@ from netra_site.api_errors import ApiError
 
 EDITABLE = ("limit_tokens", "limit_usd", "enforcement", "thresholds", "timezone", "strict", "is_active",
             "webhook_url", "webhook_secret", "period", "priority")
+NO_LIMIT = "Set limit_tokens, limit_usd or both."
 AUDITED = ("limit_tokens", "limit_usd", "enforcement", "period", "thresholds", "timezone", "is_active", "strict")
 
 
@@ -28,7 +29,13 @@ def _audit_value(value: Any) -> str:
     return str(value)
 
 
-def budget_validate(*, values: dict[str, Any]) -> None:
+def budget_errors(*, values: dict[str, Any], creating: bool = False) -> dict[str, list[str]]:
+    """Every reason the services refuse these values, per field, without raising.
+
+    The admin forms show these as field errors; ``budget_validate`` raises them
+    for the API. ``creating`` adds the rules of a new budget: which of
+    user/agent/run_id its scope needs, and at least one limit.
+    """
     errors: dict[str, list[str]] = {}
     tz = values.get("timezone")
     if tz and not valid_timezone(tz):
@@ -39,15 +46,12 @@ def budget_validate(*, values: dict[str, Any]) -> None:
         or any(isinstance(t, bool) or not isinstance(t, int | float) or t <= 0 for t in thresholds)
     ):
         errors["thresholds"] = ["A list of positive percentages."]
-    if errors:
-        raise ApiError("Invalid budget: " + ", ".join(errors) + ".", fields=errors)
-
-
-def budget_create(*, by, **values: Any) -> Budget:
-    """Create a budget; scope decides which of user/agent/run_id are required."""
-    budget_validate(values=values)
+    for name in ("limit_tokens", "limit_usd"):
+        if values.get(name) is not None and values[name] < 0:
+            errors[name] = ["Must be zero or more."]
+    if not creating:
+        return errors
     scope = values.get("scope", Budget.SCOPE_USER)
-    errors: dict[str, list[str]] = {}
     if scope == Budget.SCOPE_GLOBAL and values.get("user") is not None:
         errors["user"] = ["A global budget has no user."]
     if scope != Budget.SCOPE_GLOBAL and values.get("user") is None:
@@ -57,9 +61,20 @@ def budget_create(*, by, **values: Any) -> Budget:
     if scope == Budget.SCOPE_RUN and not values.get("run_id"):
         errors["run_id"] = ["Required for scope run."]
     if values.get("limit_tokens") is None and values.get("limit_usd") is None:
-        errors["limit_tokens"] = ["Set limit_tokens, limit_usd or both."]
+        errors.setdefault("limit_tokens", [NO_LIMIT])
+    return errors
+
+
+def budget_validate(*, values: dict[str, Any], creating: bool = False) -> None:
+    errors = budget_errors(values=values, creating=creating)
     if errors:
         raise ApiError("Invalid budget: " + ", ".join(errors) + ".", fields=errors)
+
+
+def budget_create(*, by, **values: Any) -> Budget:
+    """Create a budget; scope decides which of user/agent/run_id are required."""
+    budget_validate(values=values, creating=True)
+    scope = values.get("scope", Budget.SCOPE_USER)
     if scope != Budget.SCOPE_USER_AGENT:
         values["agent"] = ""
     if scope != Budget.SCOPE_RUN:
@@ -113,7 +128,7 @@ def budget_update(*, budget: Budget, by, note: str = "", **changes: Any) -> Budg
     limit_usd = changes.get("limit_usd", budget.limit_usd)
     if limit_tokens is None and limit_usd is None:
         raise ApiError("A budget needs limit_tokens, limit_usd or both.",
-                       fields={"limit_tokens": ["Set limit_tokens, limit_usd or both."]})
+                       fields={"limit_tokens": [NO_LIMIT]})
     with transaction.atomic():
         locked = Budget.objects.select_for_update().get(pk=budget.pk)
         audits = []

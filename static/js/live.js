@@ -18,6 +18,8 @@
   var usd2 = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
   var usd4 = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 4, maximumFractionDigits: 4 });
   var timeFmt = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: tz });
+  var dayFmt = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "numeric", timeZone: tz });
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
   function usd(value) {
     if (value === null || value === undefined || value === "") return "–";
@@ -30,6 +32,14 @@
   }
   function ints(value) { return value === null || value === undefined ? "–" : intFmt.format(value); }
   function pct(value) { return value === null || value === undefined ? "–" : Number(value).toFixed(1) + "%"; }
+  // "14:03:07" today; "5 Mar 14:03:07" for another day (Django's "j M"; spelled out, as ICU says "Sept"). HTML.
+  function when(iso) {
+    var d = new Date(iso), t = d.getTime(), time = timeFmt.format(d);
+    if (t >= state.dayStart && t < state.dayEnd) return time;
+    var parts = {};
+    dayFmt.formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return '<span class="day">' + Number(parts.day) + " " + MONTHS[Number(parts.month) - 1] + "</span> " + time;
+  }
   function esc(text) {
     return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
@@ -38,7 +48,6 @@
 
   // --- State -----------------------------------------------------------------------------
   var state;
-  var lastRemaining = null;
 
   function load(snapshot) {
     var byAgent = new Map(), byUser = new Map();
@@ -54,6 +63,7 @@
       feed: snapshot.latest.slice(0, config.latest_calls),
       fresh: new Set(),
       budgets: snapshot.budgets || [],
+      budgetTile: snapshot.budget_tile || null,
     };
   }
 
@@ -75,7 +85,6 @@
     state.feed.unshift(data);
     state.fresh.add(data.id);
     if (state.feed.length > config.latest_calls) state.feed.length = config.latest_calls;
-    if (data.tokens_remaining !== null || data.usd_remaining !== null) lastRemaining = data;
     refreshBudgetsSoon();
     schedule();
   }
@@ -102,7 +111,7 @@
     var flags = (r.cache_hit ? '<span class="badge cache">cached</span>' : "") +
       (r.optimization_applied ? '<span class="badge opt" title="' + esc(r.optimization_technique) + '">optimized</span>' : "") +
       (r.priced === false ? '<span class="badge unpriced">unpriced</span>' : "");
-    return '<tr' + (state.fresh.has(r.id) ? ' class="fresh"' : "") + '><td class="time">' + timeFmt.format(new Date(r.occurred_at)) + "</td>" +
+    return '<tr' + (state.fresh.has(r.id) ? ' class="fresh"' : "") + '><td class="time">' + when(r.occurred_at) + "</td>" +
       (state.scopeAll ? "<td>" + esc(r.user) + "</td>" : "") + "<td>" + esc(r.agent) + '</td><td class="hide-sm">' + esc(r.model) +
       '</td><td class="num">' + ints(r.tokens_used) + '</td><td class="num">' + usd(r.cost_usd) + '</td><td class="hide-sm flags">' + flags + "</td></tr>";
   }
@@ -113,22 +122,26 @@
     var figures = [];
     if (b.limit_usd !== null && b.limit_usd !== undefined) figures.push(usd(b.spent_usd) + " of " + usd(b.limit_usd));
     if (b.limit_tokens !== null && b.limit_tokens !== undefined) figures.push(ints(b.spent_tokens) + " of " + ints(b.limit_tokens) + " tokens");
-    return '<div class="budget"><div class="budget-head"><strong>' + esc(b.scope) + (b.agent ? " · " + esc(b.agent) : "") +
-      (b.run_id ? " · " + esc(b.run_id) : "") + '</strong><span class="muted">' + esc(b.period) + " · " + esc(b.enforcement) +
+    return '<div class="budget"><div class="budget-head"><strong>' + esc(b.label) + '</strong><span class="muted">' + esc(b.period) + " · " + esc(b.enforcement) +
       '</span><span class="pct">' + pct(b.percent_used) + '</span></div><div class="gauge' + level + '"><span style="width:' +
       Math.min(100, Math.max(0, p)) + '%"></span></div><div class="muted small">' + figures.join(" · ") + "</div></div>";
+  }
+
+  // The tightest budget comes from the server with the gauges (tokens/live_selectors.py:
+  // live_budget_tile), not from the latest event, which names only the budgets that call touched.
+  function renderBudgetTile(t) {
+    var amount = function (v) { return t.unit === "usd" ? usd(v) : ints(v) + " tok"; };
+    $("budget-tile").className = "tile budget-tile" + (t ? " " + t.level : "");
+    $("budget-left").textContent = t ? amount(t.left) : "–";
+    $("budget-left-note").textContent = !t ? "No budget applies" :
+      t.label + " · " + (t.over !== null && t.over !== undefined ? "over by " + amount(t.over) : pct(t.percent_left) + " left");
   }
 
   function render() {
     $("total-cost").textContent = usd(state.totals.cost);
     $("total-tokens").textContent = ints(state.totals.tokens);
     $("total-calls").textContent = ints(state.totals.calls);
-    if (lastRemaining) {
-      var parts = [];
-      if (lastRemaining.usd_remaining !== null) parts.push(usd(lastRemaining.usd_remaining));
-      if (lastRemaining.tokens_remaining !== null) parts.push(ints(lastRemaining.tokens_remaining) + " tok");
-      $("budget-left").textContent = parts.join(" · ");
-    }
+    renderBudgetTile(state.budgetTile);
     document.querySelector("#by-agent tbody").innerHTML = breakdownRows(state.byAgent, state.totals.cost);
     var byUser = document.querySelector("#by-user tbody");
     if (byUser) byUser.innerHTML = breakdownRows(state.byUser, state.totals.cost);
@@ -171,7 +184,7 @@
       budgetTimer = null;
       fetch(config.snapshot_url + "&part=budgets", { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (body) { if (body) { state.budgets = body.budgets; schedule(); } })
+        .then(function (body) { if (body) { state.budgets = body.budgets; state.budgetTile = body.budget_tile; schedule(); } })
         .catch(function () {});
     }, 1500);
   }

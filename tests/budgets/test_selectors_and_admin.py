@@ -186,3 +186,18 @@ def test_a_new_budget_counts_the_current_windows_spend_already_in_the_ledger(db,
     figures = {(b["scope"], b["period"]): (b["spent_tokens"], b["spent_usd"]) for b in budgets_for_user(user=carol)}
     assert figures[("user_agent", "day")] == (1000, Decimal("0.03"))
     assert figures[("user", "lifetime")] == (3000, Decimal("0.09"))
+
+
+@pytest.mark.parametrize(
+    ("item", "label"),
+    [
+        ({"scope": "user", "agent": "", "run_id": ""}, "All your usage"),
+        ({"scope": "user_agent", "agent": "data", "run_id": ""}, "Agent data"),
+        ({"scope": "run", "agent": "", "run_id": "nightly-7"}, "Run nightly-7"),
+        ({"scope": "global", "agent": "", "run_id": ""}, "Everyone (global)"),
+    ],
+)
+def test_budget_labels_are_the_words_the_dashboard_and_live_page_show(item, label):
+    from budgets.labels import budget_label
+
+    assert budget_label(item) == label

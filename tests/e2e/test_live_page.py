@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from datetime import timedelta
 from decimal import Decimal
@@ -105,4 +106,47 @@ def test_a_signed_out_page_stops_retrying(tmp_path, user):
         server.restart()  # drops the socket; the reconnect has no session any more
         status = page.locator("#live-status")
         expect(status).to_have_text("Signed out: sign in again to resume", timeout=20000)
+        browser.close()
+
+
+def test_budget_tile_stays_on_the_tightest_budget_and_old_calls_show_their_date(tmp_path, catalog, user):
+    from budgets.services import budget_create
+    from tokens.live_selectors import live_day_bounds
+
+    _, alice_key = api_key_create(user=user, name="e2e")
+    yesterday = live_day_bounds()[0] - timedelta(hours=2)
+    UsageRecordFactory(user=user, request_id="old", agent="triage", input_tokens=10, output_tokens=0,
+                       cost_usd=Decimal("0.01"), occurred_at=yesterday)
+    UsageRecordFactory(user=user, request_id="data-0", agent="data", input_tokens=2000, output_tokens=0,
+                       cost_usd=Decimal("0.005"), occurred_at=timezone.now() - timedelta(seconds=30))
+    budget_create(by=None, scope="user", user=user, period="month", limit_usd=Decimal("1000"))
+    budget_create(by=None, scope="user_agent", user=user, agent="data", period="day", limit_tokens=10_000)
+    old_time = timezone.localtime(yesterday)
+
+    with daphne_server(tmp_path) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = open_live_page(browser, server.url, "alice")
+        tile, note = page.locator("#budget-left"), page.locator("#budget-left-note")
+        expect(tile).to_have_text("8,000 tok")
+        expect(note).to_have_text("Agent data · 80.0% left")
+        expect(page.locator("#budgets strong")).to_have_text(["All your usage", "Agent data"])
+        expect(page.locator("#feed td.time").last).to_have_text(f"{old_time.day} {old_time:%b} {old_time:%H:%M:%S}")
+
+        # The data budget goes 1,000 tokens over: the tile says so without a negative figure.
+        post_usage(server.url, alice_key, {"request_id": "data-1", "model": "gpt-4o", "agent": "data",
+                                           "prompt_tokens": 9000, "completion_tokens": 0})
+        expect(tile).to_have_text("0 tok", timeout=5000)
+        expect(note).to_have_text("Agent data · over by 1,000 tok")
+        expect(page.locator("#budget-tile")).to_have_class("tile budget-tile bad")
+
+        # A triage call touches only the roomy user budget; the tile stays on the tightest one.
+        with page.expect_response(lambda r: "part=budgets" in r.url, timeout=5000):
+            post_usage(server.url, alice_key, {"request_id": "triage-1", "model": "gpt-4o", "agent": "triage",
+                                               "prompt_tokens": 100, "completion_tokens": 10})
+        expect(page.locator("#feed tbody tr").first).to_contain_text("triage")
+        expect(tile).to_have_text("0 tok")
+        expect(note).to_have_text("Agent data · over by 1,000 tok")
+        # Rows repainted by the browser keep the time only for today and the date for yesterday.
+        expect(page.locator("#feed td.time").first).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+        expect(page.locator("#feed td.time").last).to_have_text(f"{old_time.day} {old_time:%b} {old_time:%H:%M:%S}")
         browser.close()

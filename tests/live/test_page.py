@@ -134,7 +134,85 @@ def test_budget_gauges_come_from_the_budgets_app(client, user, monkeypatch):
     assert "$8.50 of $10.00" in html
     assert page_config(response)["budgets"][0]["spent_usd"] == "8.5"
     part = client.get("/live/snapshot/?part=budgets").json()
-    assert part == {"budgets": [{**page_config(response)["budgets"][0]}]}
+    assert part == {"budgets": [{**page_config(response)["budgets"][0]}],
+                    "budget_tile": page_config(response)["budget_tile"]}
+    assert part["budget_tile"] == {"id": 7, "label": "All your usage", "period": "day", "unit": "usd",
+                                   "left": "1.5", "over": None, "percent_left": "15", "level": "warn"}
+
+
+def tile_html(response) -> str:
+    html = response.content.decode()
+    start = html.index('<div class="tile budget-tile')
+    return re.sub(r"\s+", " ", html[start:html.index("</div></div>", start) + 12])
+
+
+@pytest.mark.django_db
+def test_first_paint_shows_the_tightest_of_alices_budgets_with_human_labels(client, user, usage):
+    from budgets.services import budget_create
+
+    # Today alice spent $3.25286; agent data used 1,001,000 tokens, 1,007,500 in all since yesterday.
+    budget_create(by=None, scope="user", user=user, period="month", limit_usd=Decimal("12"))  # 27.1 % left
+    tight = budget_create(by=None, scope="user_agent", user=user, agent="data", period="day",
+                          limit_tokens=1_100_000)  # 99,000 left: 9.0 %
+    budget_create(by=None, scope="user", user=user, period="lifetime", limit_tokens=10_000_000)  # 89.9 %
+    client.force_login(user)
+
+    response = client.get("/live/")
+
+    assert tile_html(response) == (
+        '<div class="tile budget-tile warn" id="budget-tile"><div class="label">Tightest budget left</div> '
+        '<div class="value" id="budget-left">99,000 tok</div> '
+        '<div class="sub" id="budget-left-note">Agent data · 9.0% left</div></div>'
+    )
+    config = page_config(response)
+    assert config["budget_tile"] == {"id": tight.pk, "label": "Agent data", "period": "day", "unit": "tokens",
+                                     "left": 99_000, "over": None, "percent_left": "9", "level": "warn"}
+    assert [b["label"] for b in config["budgets"]] == ["All your usage", "Agent data", "All your usage"]
+    gauges = response.content.decode().split('<div id="budgets" class="budgets">')[1].split("</section>")[0]
+    assert re.findall(r"<strong>([^<]*)</strong>", gauges) == ["All your usage", "Agent data", "All your usage"]
+
+
+@pytest.mark.django_db
+def test_a_budget_past_its_limit_shows_nothing_left_and_how_far_over(client, user, usage):
+    from budgets.services import budget_create
+
+    budget_create(by=None, scope="user", user=user, period="month", limit_usd=Decimal("12"))
+    over = budget_create(by=None, scope="user_agent", user=user, agent="data", period="day",
+                         limit_usd=Decimal("1"), limit_tokens=5_000_000)  # $3.2525 spent: $2.2525 over
+    client.force_login(user)
+
+    response = client.get("/live/")
+
+    assert tile_html(response) == (
+        '<div class="tile budget-tile bad" id="budget-tile"><div class="label">Tightest budget left</div> '
+        '<div class="value" id="budget-left">$0.00</div> '
+        '<div class="sub" id="budget-left-note">Agent data · over by $2.25</div></div>'
+    )
+    assert page_config(response)["budget_tile"] == {
+        "id": over.pk, "label": "Agent data", "period": "day", "unit": "usd", "left": "0", "over": "2.2525",
+        "percent_left": "0", "level": "bad",
+    }
+    assert client.get("/live/snapshot/?part=budgets").json()["budget_tile"] == page_config(response)["budget_tile"]
+
+
+@pytest.mark.django_db
+def test_without_budgets_the_tile_says_so(client, user, usage):
+    client.force_login(user)
+    response = client.get("/live/")
+    assert '<div class="value" id="budget-left">–</div>' in tile_html(response)
+    assert '<div class="sub" id="budget-left-note">No budget applies</div>' in tile_html(response)
+    assert page_config(response)["budget_tile"] is None
+
+
+@pytest.mark.django_db
+def test_feed_shows_the_date_of_calls_from_another_day(client, user, usage):
+    client.force_login(user)
+    html = client.get("/live/").content.decode()
+    times = re.findall(r'<td class="time">(.*?)</td>', html)
+    yesterday = timezone.localtime(live_day_bounds()[0] - timedelta(hours=2))
+    assert len(times) == 4
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", t) for t in times[:3])
+    assert times[3] == f'<span class="day">{yesterday.day} {yesterday:%b}</span> 22:00:00'
 
 
 @pytest.mark.parametrize(

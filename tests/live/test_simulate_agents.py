@@ -108,3 +108,25 @@ def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypat
     assert ApiKey.objects.get(name="simulate_agents").key_hash == ApiKey.hash(posted[0][1])
     assert all(record["agent"] in AGENT_PROFILES for _, _, record in posted)
     assert "Done: 4 calls (alice 4), $0.0500 in total." in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("environ", "url"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "9000"}, "http://127.0.0.1:9000"),
+        ({"HOST": "localhost", "PORT": "9001"}, "http://localhost:9001"),
+        ({"HOST": "0.0.0.0", "PORT": "9002"}, "http://127.0.0.1:9002"),
+        ({"HOST": "::1"}, "http://[::1]:8000"),
+    ],
+)
+def test_simulator_defaults_to_where_make_run_serves(monkeypatch, environ, url):
+    from tokens.management.commands.simulate_agents import Command
+
+    for name in ("HOST", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    parser = Command().create_parser("manage.py", "simulate_agents")
+    assert parser.parse_args([]).base_url == url
+    assert parser.parse_args(["--base-url", "http://example.test:1"]).base_url == "http://example.test:1"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import secrets
 import time
@@ -178,6 +179,20 @@ def poster_for(base_url: str) -> HttpPoster | SdkPoster:
     return SdkPoster(base_url, sdk)
 
 
+def default_base_url(environ=os.environ) -> str:
+    """Where ``make run`` serves: its ``HOST`` and ``PORT`` (127.0.0.1:8000 by default).
+
+    A server bound to every interface (0.0.0.0, ::) is reached on loopback.
+    """
+    host = environ.get("HOST") or "127.0.0.1"
+    port = environ.get("PORT") or "8000"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Simulate LLM agents posting usage through the HTTP API (watch /live/ while it runs)."
 
@@ -188,7 +203,8 @@ class Command(BaseCommand):
                             help="model calls per second, all users together")
         parser.add_argument("--duration", type=float, default=60.0, help="seconds to run (0: until Ctrl-C)")
         parser.add_argument("--calls", type=int, default=0, help="stop after this many calls (0: no limit)")
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="the running server")
+        parser.add_argument("--base-url", default=default_base_url(),
+                            help="the running server (default from HOST and PORT, as make run uses: %(default)s)")
         parser.add_argument("--seed", type=int, default=None, help="repeatable traffic")
         parser.add_argument("--force", action="store_true", help="allow with DEBUG=False")
 
