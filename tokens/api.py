@@ -15,11 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from netra_site.api_errors import ApiError
+from netra_site.api_fields import TokenCountField
 from tokens import selectors
 from tokens.models import ApiKey, UsageRecord
 from tokens.pricing import catalog
 from tokens.services import ActingUserError, acting_user_resolve, money_str, usage_records_ingest
 from tokens.tokenizer import count_messages, count_text
+from tokens.usage_input import MAX_LATENCY_MS
 
 
 def acting_user(request: Request, username: str | None = None):
@@ -103,13 +105,13 @@ class UsageInSerializer(serializers.Serializer):
     usage_format = serializers.ChoiceField(
         choices=["openai_chat", "openai_responses", "anthropic"], required=False
     )
-    prompt_tokens = serializers.IntegerField(required=False, min_value=0)
-    completion_tokens = serializers.IntegerField(required=False, min_value=0)
+    prompt_tokens = TokenCountField(required=False)
+    completion_tokens = TokenCountField(required=False)
     occurred_at = serializers.DateTimeField(required=False)
     optimization = serializers.DictField(required=False)
     cache_hit = serializers.BooleanField(required=False)
     reservation_id = serializers.UUIDField(required=False)
-    latency_ms = serializers.IntegerField(required=False, min_value=0)
+    latency_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LATENCY_MS)
     metadata = serializers.DictField(required=False)
 
 

@@ -164,6 +164,53 @@ def test_check_needs_exactly_one_input_size(api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("raw", "errors"),
+    [
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 1e30}',
+         {"estimated_input_tokens": ["At most 1,000,000,000 tokens."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 1000000000000000000000000000000}',
+         {"estimated_input_tokens": ["At most 1,000,000,000 tokens."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 9223372036854775808, "reserve": true}',
+         {"estimated_input_tokens": ["At most 1,000,000,000 tokens."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 12.5}',
+         {"estimated_input_tokens": ["A valid integer is required."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 10, "max_output_tokens": 1e12}',
+         {"max_output_tokens": ["At most 1,000,000,000 tokens."]}),
+    ],
+)
+def test_check_rejects_token_counts_past_the_limit(api, user, make_budget, raw, errors):
+    make_budget(user=user, limit_tokens=10_000)
+    response = api.post("/api/v1/budgets/check", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid", "message": f"Invalid input: {', '.join(errors)}.", "fields": errors,
+    }
+    assert Reservation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_check_at_the_token_limit_is_priced(api, user, make_budget):
+    make_budget(user=user, limit_tokens=10_000, strict=True)
+    body = api.post("/api/v1/budgets/check", check_body(estimated_input_tokens=10**9, max_output_tokens=10**9),
+                    format="json").json()
+    # Strict holds the full cap, gpt-4o's 16,384 output tokens: 1e9 * $2.50/1M + 16,384 * $10/1M
+    assert (body["allowed"], body["estimate"]["input_tokens"], body["estimate"]["cost_usd"]) == (
+        False, 10**9, "2500.16384"
+    )
+
+
+@pytest.mark.django_db
+def test_a_budget_limit_past_the_column_range_is_a_400(staff_api, user):
+    response = staff_api.post("/api/v1/budgets", {"user": "alice", "limit_tokens": 2**63}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "limit_tokens": ["Ensure this value is less than or equal to 9223372036854775807."]
+    }
+    assert Budget.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_service_key_checks_and_releases_for_a_named_user(service_api, user, make_budget):
     make_budget(user=user, limit_tokens=10_000)
     check = service_api.post("/api/v1/budgets/check", check_body(user="alice", reserve=True), format="json").json()

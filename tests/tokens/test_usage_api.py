@@ -1,6 +1,7 @@
 """POST/GET /api/v1/usage: shapes, idempotency, batches, bad input, auth, isolation."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -125,6 +126,86 @@ def test_bad_input_is_a_400_naming_the_field(api, payload, field, message):
     assert error["code"] == "invalid"
     assert error["fields"] == {field: [message]}
     assert UsageRecord.objects.count() == 0
+
+
+TOO_MANY = "At most 1,000,000,000 tokens."
+
+
+@pytest.mark.parametrize(
+    ("usage", "errors"),
+    [
+        ({"prompt_tokens": 10**30, "completion_tokens": 1}, {"usage.prompt_tokens": [TOO_MANY]}),
+        ({"prompt_tokens": 2**63, "completion_tokens": 1}, {"usage.prompt_tokens": [TOO_MANY]}),
+        ({"prompt_tokens": 2**62, "completion_tokens": 2**62},
+         {"usage.prompt_tokens": [TOO_MANY], "usage.completion_tokens": [TOO_MANY]}),
+        ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 1_000_000_001}},
+         {"usage.prompt_tokens_details.cached_tokens": [TOO_MANY]}),
+        # The breakdown is not also reported as exceeding a total that was itself rejected.
+        ({"prompt_tokens": 1_000_000_001, "prompt_tokens_details": {"cached_tokens": 5}},
+         {"usage.prompt_tokens": [TOO_MANY]}),
+        ({"input_tokens": 1, "cache_read_input_tokens": 1_000_000_001},
+         {"usage.cache_read_input_tokens": [TOO_MANY]}),
+        ({"input_tokens": 1, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 10**20}},
+         {"usage.output_tokens_details.reasoning_tokens": [TOO_MANY]}),
+    ],
+)
+def test_token_counts_past_the_limit_are_a_400_naming_the_field(api, usage, errors):
+    response = api.post("/api/v1/usage", {"request_id": "huge", "model": "gpt-4o", "usage": usage}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid", "message": f"Invalid usage record: {', '.join(errors)}.", "fields": errors,
+    }
+    assert UsageRecord.objects.count() == 0
+
+
+def test_huge_numbers_elsewhere_in_a_record_are_a_400(api):
+    raw = '{"request_id": "f", "model": "gpt-4o", "usage": {"prompt_tokens": 1e30, "completion_tokens": 1}}'
+    response = api.post("/api/v1/usage", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"usage.prompt_tokens": ["Must be a non-negative integer."]}
+    optimized = record("o", optimization={"technique": "compress", "original_tokens": 10**30})
+    response = api.post("/api/v1/usage", optimized, format="json")
+    assert response.json()["error"]["fields"] == {"optimization.original_tokens": [TOO_MANY]}
+    response = api.post("/api/v1/usage", record("l", latency_ms=2**31), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"latency_ms": ["At most 2,147,483,647 ms."]}
+    assert UsageRecord.objects.count() == 0
+
+
+def test_a_batch_with_huge_numbers_stores_the_valid_records(api):
+    records = [
+        record("ok-1"),
+        {"request_id": "big-1", "model": "gpt-4o", "usage": {"prompt_tokens": 10**30, "completion_tokens": 1}},
+        {"request_id": "big-2", "model": "gpt-4o", "usage": {"prompt_tokens": 2**62, "completion_tokens": 2**62}},
+        record("ok-2", latency_ms=2**40),
+        record("ok-3"),
+    ]
+    response = api.post("/api/v1/usage", {"records": records}, format="json")
+    assert response.status_code == 207
+    body = response.json()
+    assert body["counts"] == {"created": 2, "duplicate": 0, "invalid": 3}
+    assert [r["status"] for r in body["results"]] == ["created", "invalid", "invalid", "invalid", "created"]
+    assert body["results"][1]["errors"] == {"usage.prompt_tokens": [TOO_MANY]}
+    assert body["results"][2]["errors"] == {"usage.prompt_tokens": [TOO_MANY], "usage.completion_tokens": [TOO_MANY]}
+    assert body["results"][3]["errors"] == {"latency_ms": ["At most 2,147,483,647 ms."]}
+    assert sorted(UsageRecord.objects.values_list("request_id", flat=True)) == ["ok-1", "ok-3"]
+
+
+def test_the_largest_accepted_record_is_stored_and_priced_exactly(api):
+    """Every class at the limit, at the dearest rates in the shipped catalog (its long-context tier)."""
+    limit = 1_000_000_000
+    response = api.post("/api/v1/usage", {
+        "request_id": "max", "model": "gpt-6-rosalind", "usage_format": "anthropic",
+        "usage": {"input_tokens": limit, "cache_read_input_tokens": limit, "cache_creation_input_tokens": limit,
+                  "output_tokens": limit},
+    }, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["tokens"]["total"] == 4 * limit
+    # Above 272k prompt tokens, per 1M: input $30, cache read $3, cache write $37.5, output $112.5.
+    assert body["cost_usd"] == "183000"
+    stored = UsageRecord.objects.get(request_id="max")
+    assert (stored.total_tokens, stored.cost_usd) == (4 * limit, Decimal("183000"))
 
 
 def test_future_timestamps_beyond_five_minutes_are_rejected(api):
