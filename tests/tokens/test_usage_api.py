@@ -228,6 +228,32 @@ def test_malformed_json_is_a_json_400(api):
     assert response.json()["error"]["code"] == "malformed_json"
 
 
+def nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("url", ["/api/v1/usage", "/api/v1/budgets/check", "/api/v1/cache/store"])
+def test_deeply_nested_json_is_a_malformed_json_400(api, url):
+    response = api.post(url, "[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "malformed_json", "message": "JSON parse error - nested more than 128 levels deep.", "fields": {},
+    }
+
+
+def test_json_nested_up_to_128_levels_is_accepted(api):
+    # The body is level 1 and metadata level 2: 127 levels of metadata nest the body 128 deep.
+    deepest = api.post("/api/v1/usage", record("deep", metadata=nested(127)), format="json")
+    assert deepest.status_code == 201
+    assert deepest.json()["metadata"] == nested(127)
+    too_deep = api.post("/api/v1/usage", record("deeper", metadata=nested(128)), format="json")
+    assert (too_deep.status_code, too_deep.json()["error"]["code"]) == (400, "malformed_json")
+    assert list(UsageRecord.objects.values_list("request_id", flat=True)) == ["deep"]
+
+
 def test_body_must_be_an_object(api):
     response = api.post("/api/v1/usage", [record("a")], format="json")
     assert response.status_code == 400
