@@ -138,21 +138,17 @@ class UsageApi(APIView):
             return self._batch(request, body["records"])
         (result,) = usage_records_ingest(user=request.user, api_key=self._key(request), payloads=[body])
         if result.status == "invalid":
+            if result.error_code == "permission_denied":
+                (message,) = result.errors["user"]
+                raise ApiError(message, code="permission_denied", fields=result.errors,
+                               status_code=status.HTTP_403_FORBIDDEN)
             names = ", ".join(result.errors)
-            raise ApiError(f"Invalid usage record: {names}.", code="invalid", fields=result.errors,
-                           status_code=self._invalid_status(result.errors))
+            raise ApiError(f"Invalid usage record: {names}.", code="invalid", fields=result.errors)
         duplicate = result.status == "duplicate"
         return Response(
             usage_record_out(result.record, duplicate=duplicate),
             status=status.HTTP_200_OK if duplicate else status.HTTP_201_CREATED,
         )
-
-    @staticmethod
-    def _invalid_status(errors: dict) -> int:
-        messages = errors.get("user", [])
-        if messages and all("Only a service key" in m for m in messages):
-            return status.HTTP_403_FORBIDDEN
-        return status.HTTP_400_BAD_REQUEST
 
     @staticmethod
     def _key(request: Request):

@@ -305,6 +305,11 @@ def test_service_key_unknown_user_is_400(service_api):
 def test_user_key_cannot_act_for_someone_else(api, other_user):
     response = api.post("/api/v1/usage", record("sneak", user="bob"), format="json")
     assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "permission_denied",
+        "message": "Only a service key may act for another user.",
+        "fields": {"user": ["Only a service key may act for another user."]},
+    }
     assert UsageRecord.objects.count() == 0
     # naming yourself is fine
     assert api.post("/api/v1/usage", record("me", user="alice"), format="json").status_code == 201
