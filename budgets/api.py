@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from budgets import selectors, services
 from budgets.models import Budget, Reservation
 from netra_site.api_errors import ApiError
-from netra_site.api_fields import TokenCountField
+from netra_site.api_fields import StrictCharField, TokenCountField
 from tokens.api import _is_key, acting_user
 from tokens.services import money_str
 from tokens.tokenizer import count_messages, count_text
@@ -154,7 +154,7 @@ class BudgetCheckInputSerializer(serializers.Serializer):
     run_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     user = serializers.CharField(required=False, help_text="Service keys only: check for this user.")
     estimated_input_tokens = TokenCountField(required=False)
-    prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    prompt = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     messages = serializers.ListField(child=serializers.DictField(), required=False)
     max_output_tokens = TokenCountField(required=False, min_value=1)
     reserve = serializers.BooleanField(required=False, default=False)

@@ -33,3 +33,11 @@ class TokenCountField(serializers.IntegerField):
             return int(data)
         return super().to_internal_value(data)
 
+
+class StrictCharField(serializers.CharField):
+    """A CharField that takes only JSON strings: DRF's coerces numbers (``123`` to ``"123"``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

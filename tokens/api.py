@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from netra_site.api_errors import ApiError
-from netra_site.api_fields import TokenCountField
+from netra_site.api_fields import StrictCharField, TokenCountField
 from tokens import selectors
 from tokens.models import ApiKey, UsageRecord
 from tokens.pricing import catalog
@@ -296,7 +296,7 @@ class ModelListApi(APIView):
 class TokenCountApi(APIView):
     class InputSerializer(serializers.Serializer):
         model = serializers.CharField(max_length=200)
-        text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+        text = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
         messages = serializers.ListField(child=serializers.DictField(), required=False)
 
         def validate(self, attrs):

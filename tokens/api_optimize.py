@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from netra_site.api_errors import ApiError
-from netra_site.api_fields import TokenCountField
+from netra_site.api_fields import StrictCharField, TokenCountField
 from tokens.api import _is_key, acting_user
 from tokens.models import PromptTemplate
 from tokens.optimize import cache as response_cache
@@ -54,7 +54,7 @@ class OptimizePromptApi(APIView):
             ref_name = "OptimizePromptInput"
 
         model = serializers.CharField(max_length=200)
-        prompt = serializers.CharField(trim_whitespace=False, max_length=MAX_TEXT)
+        prompt = StrictCharField(trim_whitespace=False, max_length=MAX_TEXT)
         level = serializers.ChoiceField(choices=LEVELS, default="balanced")
         target_reduction = serializers.FloatField(
             required=False,
@@ -196,7 +196,7 @@ class OptimizeChunksApi(APIView):
             ref_name = "OptimizeChunksInput"
 
         model = serializers.CharField(max_length=200)
-        text = serializers.CharField(trim_whitespace=False, max_length=MAX_TEXT)
+        text = StrictCharField(trim_whitespace=False, max_length=MAX_TEXT)
         max_tokens_per_chunk = TokenCountField(min_value=1, max_value=1_000_000)
         overlap_tokens = TokenCountField(required=False, default=0)
 
@@ -238,7 +238,7 @@ class OptimizeDataRequestApi(APIView):
             ref_name = "OptimizeDataRequestInput"
 
         model = serializers.CharField(max_length=200)
-        user_request = serializers.CharField(max_length=MAX_TEXT)
+        user_request = StrictCharField(max_length=MAX_TEXT)
         triage_result = serializers.DictField(required=False, default=dict)
         previous_results = serializers.JSONField(required=False, default=None)
         token_budget = TokenCountField(min_value=1)
