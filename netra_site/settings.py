@@ -7,7 +7,7 @@ channel layer, local-memory cache and Celery tasks run in-process. Setting
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import environ
@@ -232,7 +232,11 @@ SPECTACULAR_SETTINGS = {
 # --- Netra ------------------------------------------------------------------------
 # The catalog is cached per process; a change made elsewhere is seen within this many seconds.
 NETRA_CATALOG_CACHE_SECONDS = env.int("NETRA_CATALOG_CACHE_SECONDS", default=30)
+# occurred_at may be at most this far ahead of the server clock, and not before the
+# earliest date: usage before 2020 predates the LLM APIs, so it is a client's bug
+# (a zeroed or default timestamp), not history to store unpriced.
 NETRA_MAX_FUTURE_SECONDS = 300
+NETRA_EARLIEST_OCCURRED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 NETRA_MAX_BATCH = 1000
 NETRA_MAX_METADATA_BYTES = 8 * 1024
 # Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.

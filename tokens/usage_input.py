@@ -101,8 +101,23 @@ def detect_format(usage: dict, provider: str = "") -> str:
     return "anthropic" if provider in ("", "anthropic") else "openai_responses"
 
 
+# The counts of each shape: a usage object must carry at least one (an explicit 0 counts).
+COUNT_KEYS = {
+    "openai_chat": ("prompt_tokens", "completion_tokens"),
+    "openai_responses": ("input_tokens", "output_tokens"),
+    "anthropic": ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"),
+}
+
+
 def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") -> TokenCounts:
     """Split a provider usage object into the five normalized classes."""
+    keys = COUNT_KEYS[fmt]
+    if all(usage.get(key) is None for key in keys):
+        # Nothing to price: storing a 0-token record would hide a client bug.
+        errors.setdefault(prefix or keys[0], []).append(
+            f"At least one token count is required ({', '.join(keys)})."
+        )
+        return TokenCounts()
     if fmt in ("openai_chat", "openai_responses"):
         chat = fmt == "openai_chat"
         in_key, out_key = ("prompt_tokens", "completion_tokens") if chat else ("input_tokens", "output_tokens")
@@ -178,6 +193,11 @@ def parse_occurred_at(value: Any, errors: dict, now: datetime) -> datetime:
         parsed = parsed.replace(tzinfo=UTC)  # documented: naive means UTC
     if parsed > now + timedelta(seconds=settings.NETRA_MAX_FUTURE_SECONDS):
         errors.setdefault("occurred_at", []).append("Cannot be more than 5 minutes in the future.")
+        return now
+    if parsed < settings.NETRA_EARLIEST_OCCURRED_AT:
+        errors.setdefault("occurred_at", []).append(
+            f"Cannot be before {settings.NETRA_EARLIEST_OCCURRED_AT:%Y-%m-%d}."
+        )
         return now
     return parsed
 

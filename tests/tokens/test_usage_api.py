@@ -117,6 +117,24 @@ def test_batch_limits(api):
          "usage.prompt_tokens_details.cached_tokens",
          "cached_tokens plus cache_write_tokens cannot exceed prompt_tokens (OpenAI counts them inside it)."),
         ({"request_id": "a" * 201, "model": "gpt-4o", "usage": CHAT}, "request_id", "At most 200 characters."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": {}}, "usage",
+         "At least one token count is required (input_tokens, output_tokens)."),
+        ({"request_id": "a", "model": "claude-3-opus", "usage": {}}, "usage",
+         "At least one token count is required "
+         "(input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens)."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": {"prompt_tokens": None, "total_tokens": 5}}, "usage",
+         "At least one token count is required (prompt_tokens, completion_tokens)."),
+        ({"request_id": "a", "model": "gpt-4o", "prompt_tokens": None}, "prompt_tokens",
+         "At least one token count is required (prompt_tokens, completion_tokens)."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "1900-01-01"}, "occurred_at",
+         "Cannot be before 2020-01-01."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "2019-12-31T23:59:59Z"},
+         "occurred_at", "Cannot be before 2020-01-01."),
+        # Once a 500: converting it to UTC overflows.
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "0001-01-01T00:00:00+05:00"},
+         "occurred_at", "Cannot be before 2020-01-01."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "9999-12-31T23:59:59-05:00"},
+         "occurred_at", "Cannot be more than 5 minutes in the future."),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(api, payload, field, message):
@@ -215,6 +233,17 @@ def test_future_timestamps_beyond_five_minutes_are_rejected(api):
     response = api.post("/api/v1/usage", record("late", occurred_at=late), format="json")
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"occurred_at": ["Cannot be more than 5 minutes in the future."]}
+
+
+def test_explicit_zero_counts_and_the_earliest_timestamp_are_accepted(api):
+    zeros = api.post("/api/v1/usage", record("z", usage={"prompt_tokens": 0, "completion_tokens": 0}), format="json")
+    assert zeros.status_code == 201
+    assert (zeros.json()["tokens"]["total"], zeros.json()["cost_usd"]) == (0, "0")
+    anthropic = {"request_id": "za", "model": "claude-3-opus", "usage": {"output_tokens": 0}}
+    assert api.post("/api/v1/usage", anthropic, format="json").status_code == 201
+    earliest = api.post("/api/v1/usage", record("e", occurred_at="2020-01-01T00:00:00Z"), format="json")
+    assert earliest.status_code == 201
+    assert (earliest.json()["occurred_at"], earliest.json()["priced"]) == ("2020-01-01T00:00:00+00:00", True)
 
 
 def test_naive_timestamps_are_utc(api):
