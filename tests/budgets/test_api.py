@@ -142,6 +142,38 @@ def test_a_denial_is_200_with_allowed_false(api, user, make_budget):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("enforcement", "opening"), [("hard", "Denied: "), ("soft", "Allowed past a soft limit: ")])
+def test_an_overrun_budget_says_so_in_cents_and_never_a_negative_amount_left(
+    api, user, make_budget, ingest, enforcement, opening
+):
+    budget = make_budget(user=user, limit_usd=Decimal("12"), enforcement=enforcement)
+    # gpt-4o: 1e9 * $2.50/1M + 287,358,998 * $10/1M = $5,373.58998 spent of $12
+    ingest(user, prompt=1_000_000_000, completion=287_358_998)
+    body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
+    assert body["message"] == (
+        f"{opening}budget {budget.pk} (user, month) has $0.00 of $12.00 left (over by $5,361.59)."
+    )
+    # Only the message is rounded: the figures stay exact.
+    (item,) = body["budgets"]
+    assert (item["limit_usd"], item["spent_usd"], item["remaining_usd"]) == ("12", "5373.58998", "-5361.58998")
+
+
+@pytest.mark.django_db
+def test_denial_text_for_tokens_and_small_amounts(api, user, make_budget, ingest):
+    budget = make_budget(user=user, limit_tokens=1000, limit_usd=Decimal("1234.5"))
+    ingest(user, prompt=1200, completion=1)  # $0.00301 spent
+    body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
+    assert body["message"] == (
+        f"Denied: budget {budget.pk} (user, month) has 0 of 1000 tokens left (over by 201) "
+        "and $1,234.50 of $1,234.50 left."
+    )
+    assert body["budgets"][0]["remaining_tokens"] == -201
+    ingest(user, prompt=0, completion=123_449_700)  # $1,234.50001 spent in all: over by $0.00001
+    body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
+    assert body["message"].endswith("and $0.00 of $1,234.50 left (over by $0.01).")
+
+
+@pytest.mark.django_db
 def test_prompt_and_messages_are_counted_exactly(api, user):
     prompt = "Summarise the quarterly token spend of every agent, by model."
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": prompt}]
