@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from budgets import selectors, services
 from budgets.models import Budget, Reservation
 from netra_site.api_errors import ApiError
+from netra_site.api_fields import StrictCharField, TokenCountField
 from tokens.api import _is_key, acting_user
 from tokens.services import money_str
 from tokens.tokenizer import count_messages, count_text
@@ -61,7 +62,8 @@ class BudgetWriteSerializer(serializers.Serializer):
     agent = serializers.CharField(required=False, allow_blank=True, max_length=100)
     run_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
     period = serializers.ChoiceField(choices=[c for c, _ in Budget.PERIODS], default=Budget.PERIOD_MONTH)
-    limit_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    # The column's range: a budget limit is a total over a window, not one call's count.
+    limit_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**63 - 1)
     limit_usd = serializers.DecimalField(
         required=False, allow_null=True, max_digits=24, decimal_places=12, min_value=0
     )
@@ -151,10 +153,10 @@ class BudgetCheckInputSerializer(serializers.Serializer):
     model = serializers.CharField(max_length=200)
     run_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     user = serializers.CharField(required=False, help_text="Service keys only: check for this user.")
-    estimated_input_tokens = serializers.IntegerField(required=False, min_value=0)
-    prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    estimated_input_tokens = TokenCountField(required=False)
+    prompt = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     messages = serializers.ListField(child=serializers.DictField(), required=False)
-    max_output_tokens = serializers.IntegerField(required=False, min_value=1)
+    max_output_tokens = TokenCountField(required=False, min_value=1)
     reserve = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -85,3 +87,30 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             return response
     response.data = error_body(getattr(exc, "default_code", "error"), str(getattr(exc, "detail", exc)))
     return response
+
+
+def _api_not_found(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if (
+        response.status_code == status.HTTP_404_NOT_FOUND
+        and request.path_info.startswith("/api/")
+        and not response.get("Content-Type", "").startswith("application/json")
+    ):
+        return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+    return response
+
+
+@sync_and_async_middleware
+def api_not_found_middleware(get_response):
+    """A 404 under /api/ that no API view answered (no URL matched) is the JSON error shape, with
+    DEBUG on or off: Django's handler404 is skipped under DEBUG. Pages elsewhere keep the HTML 404."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            return _api_not_found(request, await get_response(request))
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            return _api_not_found(request, get_response(request))
+
+    return middleware

@@ -7,7 +7,7 @@ channel layer, local-memory cache and Celery tasks run in-process. Setting
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import environ
@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Outside CommonMiddleware, so a missing slash is still redirected rather than answered 404.
+    "netra_site.api_errors.api_not_found_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -209,7 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["netra_site.api_parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "netra_site.api_errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -230,7 +232,11 @@ SPECTACULAR_SETTINGS = {
 # --- Netra ------------------------------------------------------------------------
 # The catalog is cached per process; a change made elsewhere is seen within this many seconds.
 NETRA_CATALOG_CACHE_SECONDS = env.int("NETRA_CATALOG_CACHE_SECONDS", default=30)
+# occurred_at may be at most this far ahead of the server clock, and not before the
+# earliest date: usage before 2020 predates the LLM APIs, so it is a client's bug
+# (a zeroed or default timestamp), not history to store unpriced.
 NETRA_MAX_FUTURE_SECONDS = 300
+NETRA_EARLIEST_OCCURRED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 NETRA_MAX_BATCH = 1000
 NETRA_MAX_METADATA_BYTES = 8 * 1024
 # Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.

@@ -15,11 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from netra_site.api_errors import ApiError
+from netra_site.api_fields import StrictCharField, TokenCountField
 from tokens import selectors
 from tokens.models import ApiKey, UsageRecord
 from tokens.pricing import catalog
 from tokens.services import ActingUserError, acting_user_resolve, money_str, usage_records_ingest
 from tokens.tokenizer import count_messages, count_text
+from tokens.usage_input import MAX_LATENCY_MS
 
 
 def acting_user(request: Request, username: str | None = None):
@@ -103,13 +105,13 @@ class UsageInSerializer(serializers.Serializer):
     usage_format = serializers.ChoiceField(
         choices=["openai_chat", "openai_responses", "anthropic"], required=False
     )
-    prompt_tokens = serializers.IntegerField(required=False, min_value=0)
-    completion_tokens = serializers.IntegerField(required=False, min_value=0)
+    prompt_tokens = TokenCountField(required=False)
+    completion_tokens = TokenCountField(required=False)
     occurred_at = serializers.DateTimeField(required=False)
     optimization = serializers.DictField(required=False)
     cache_hit = serializers.BooleanField(required=False)
     reservation_id = serializers.UUIDField(required=False)
-    latency_ms = serializers.IntegerField(required=False, min_value=0)
+    latency_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LATENCY_MS)
     metadata = serializers.DictField(required=False)
 
 
@@ -136,21 +138,17 @@ class UsageApi(APIView):
             return self._batch(request, body["records"])
         (result,) = usage_records_ingest(user=request.user, api_key=self._key(request), payloads=[body])
         if result.status == "invalid":
+            if result.error_code == "permission_denied":
+                (message,) = result.errors["user"]
+                raise ApiError(message, code="permission_denied", fields=result.errors,
+                               status_code=status.HTTP_403_FORBIDDEN)
             names = ", ".join(result.errors)
-            raise ApiError(f"Invalid usage record: {names}.", code="invalid", fields=result.errors,
-                           status_code=self._invalid_status(result.errors))
+            raise ApiError(f"Invalid usage record: {names}.", code="invalid", fields=result.errors)
         duplicate = result.status == "duplicate"
         return Response(
             usage_record_out(result.record, duplicate=duplicate),
             status=status.HTTP_200_OK if duplicate else status.HTTP_201_CREATED,
         )
-
-    @staticmethod
-    def _invalid_status(errors: dict) -> int:
-        messages = errors.get("user", [])
-        if messages and all("Only a service key" in m for m in messages):
-            return status.HTTP_403_FORBIDDEN
-        return status.HTTP_400_BAD_REQUEST
 
     @staticmethod
     def _key(request: Request):
@@ -298,7 +296,7 @@ class ModelListApi(APIView):
 class TokenCountApi(APIView):
     class InputSerializer(serializers.Serializer):
         model = serializers.CharField(max_length=200)
-        text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+        text = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
         messages = serializers.ListField(child=serializers.DictField(), required=False)
 
         def validate(self, attrs):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from netra_site.api_errors import ApiError
+from netra_site.api_fields import StrictCharField, TokenCountField
 from tokens.api import _is_key, acting_user
 from tokens.models import PromptTemplate
 from tokens.optimize import cache as response_cache
@@ -53,7 +54,7 @@ class OptimizePromptApi(APIView):
             ref_name = "OptimizePromptInput"
 
         model = serializers.CharField(max_length=200)
-        prompt = serializers.CharField(trim_whitespace=False, max_length=MAX_TEXT)
+        prompt = StrictCharField(trim_whitespace=False, max_length=MAX_TEXT)
         level = serializers.ChoiceField(choices=LEVELS, default="balanced")
         target_reduction = serializers.FloatField(
             required=False,
@@ -109,7 +110,7 @@ class OptimizeContextApi(APIView):
 
         model = serializers.CharField(max_length=200)
         messages = serializers.ListField(child=serializers.DictField(), allow_empty=False)
-        max_response_tokens = serializers.IntegerField(required=False, min_value=0, default=2000)
+        max_response_tokens = TokenCountField(required=False, default=2000)
         safety_margin = serializers.FloatField(required=False, min_value=0.1, max_value=1.0, default=0.9)
 
         def validate_messages(self, value):
@@ -195,9 +196,9 @@ class OptimizeChunksApi(APIView):
             ref_name = "OptimizeChunksInput"
 
         model = serializers.CharField(max_length=200)
-        text = serializers.CharField(trim_whitespace=False, max_length=MAX_TEXT)
-        max_tokens_per_chunk = serializers.IntegerField(min_value=1, max_value=1_000_000)
-        overlap_tokens = serializers.IntegerField(required=False, min_value=0, default=0)
+        text = StrictCharField(trim_whitespace=False, max_length=MAX_TEXT)
+        max_tokens_per_chunk = TokenCountField(min_value=1, max_value=1_000_000)
+        overlap_tokens = TokenCountField(required=False, default=0)
 
         def validate(self, attrs):
             if attrs["overlap_tokens"] >= attrs["max_tokens_per_chunk"]:
@@ -237,10 +238,10 @@ class OptimizeDataRequestApi(APIView):
             ref_name = "OptimizeDataRequestInput"
 
         model = serializers.CharField(max_length=200)
-        user_request = serializers.CharField(max_length=MAX_TEXT)
+        user_request = StrictCharField(max_length=MAX_TEXT)
         triage_result = serializers.DictField(required=False, default=dict)
         previous_results = serializers.JSONField(required=False, default=None)
-        token_budget = serializers.IntegerField(min_value=1)
+        token_budget = TokenCountField(min_value=1)
 
     @extend_schema(request=InputSerializer, responses=dict)
     def post(self, request: Request) -> Response:
@@ -336,7 +337,7 @@ class CacheStoreApi(APIView):
             ref_name = "CacheStoreInput"
 
         response = serializers.JSONField()
-        output_tokens = serializers.IntegerField(required=False, min_value=0)
+        output_tokens = TokenCountField(required=False)
         ttl_seconds = serializers.IntegerField(required=False, min_value=1, max_value=30 * 24 * 3600)
         shared = serializers.BooleanField(required=False, default=False)
 

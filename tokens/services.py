@@ -67,6 +67,8 @@ class RecordResult:
     status: str  # "created" | "duplicate" | "invalid"
     record: UsageRecord | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # Why an invalid record was refused when it was not its fields: "permission_denied" or "unknown_user".
+    error_code: str = ""
     # Later results in the same batch that repeat this one's request_id.
     repeats: list[RecordResult] = field(default_factory=list)
 
@@ -205,6 +207,7 @@ def usage_records_ingest(*, user, api_key: ApiKey | None, payloads: list[Any]) -
             continue
         except ActingUserError as exc:
             result.errors = {"user": [str(exc)]}
+            result.error_code = exc.code
             continue
         key = (acting.pk, parsed.request_id)
         if key in pending:

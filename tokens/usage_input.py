@@ -29,9 +29,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tokens.pricing import TokenCounts
+from tokens.pricing import MAX_TOKENS, TokenCounts
 
 USAGE_FORMATS = ("openai_chat", "openai_responses", "anthropic")
+MAX_LATENCY_MS = 2_147_483_647  # the latency_ms column is a 32-bit integer on PostgreSQL
 
 
 class FieldErrors(Exception):
@@ -59,7 +60,8 @@ class UsageInput:
     metadata: dict = field(default_factory=dict)
 
 
-def _int(value: Any, name: str, errors: dict) -> int:
+def _int(value: Any, name: str, errors: dict, *, maximum: int = MAX_TOKENS, unit: str = "tokens") -> int:
+    """A non-negative JSON integer up to ``maximum`` (token counts by default)."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
@@ -67,6 +69,9 @@ def _int(value: Any, name: str, errors: dict) -> int:
         return 0
     if value < 0:
         errors.setdefault(name, []).append("Must be a non-negative integer.")
+        return 0
+    if value > maximum:
+        errors.setdefault(name, []).append(f"At most {maximum:,} {unit}.")
         return 0
     return value
 
@@ -96,8 +101,23 @@ def detect_format(usage: dict, provider: str = "") -> str:
     return "anthropic" if provider in ("", "anthropic") else "openai_responses"
 
 
+# The counts of each shape: a usage object must carry at least one (an explicit 0 counts).
+COUNT_KEYS = {
+    "openai_chat": ("prompt_tokens", "completion_tokens"),
+    "openai_responses": ("input_tokens", "output_tokens"),
+    "anthropic": ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"),
+}
+
+
 def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") -> TokenCounts:
     """Split a provider usage object into the five normalized classes."""
+    keys = COUNT_KEYS[fmt]
+    if all(usage.get(key) is None for key in keys):
+        # Nothing to price: storing a 0-token record would hide a client bug.
+        errors.setdefault(prefix or keys[0], []).append(
+            f"At least one token count is required ({', '.join(keys)})."
+        )
+        return TokenCounts()
     if fmt in ("openai_chat", "openai_responses"):
         chat = fmt == "openai_chat"
         in_key, out_key = ("prompt_tokens", "completion_tokens") if chat else ("input_tokens", "output_tokens")
@@ -110,13 +130,14 @@ def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") 
         # OpenAI reports cache writes as a breakdown of the prompt, like cached reads.
         written = _int(pdet.get("cache_write_tokens"), f"{_p(prefix)}{in_det}.cache_write_tokens", errors)
         reasoning = _int(cdet.get("reasoning_tokens"), f"{_p(prefix)}{out_det}.reasoning_tokens", errors)
-        if cached + written > prompt:
+        # A rejected total reads as 0: compare the breakdown only with a valid one.
+        if cached + written > prompt and f"{_p(prefix)}{in_key}" not in errors:
             errors.setdefault(f"{_p(prefix)}{in_det}.cached_tokens", []).append(
                 f"cached_tokens plus cache_write_tokens cannot exceed {in_key} "
                 "(OpenAI counts them inside it)."
             )
             cached = written = 0
-        if reasoning > completion:
+        if reasoning > completion and f"{_p(prefix)}{out_key}" not in errors:
             errors.setdefault(f"{_p(prefix)}{out_det}.reasoning_tokens", []).append(
                 f"Cannot exceed {out_key} (OpenAI counts reasoning tokens inside it)."
             )
@@ -172,6 +193,11 @@ def parse_occurred_at(value: Any, errors: dict, now: datetime) -> datetime:
         parsed = parsed.replace(tzinfo=UTC)  # documented: naive means UTC
     if parsed > now + timedelta(seconds=settings.NETRA_MAX_FUTURE_SECONDS):
         errors.setdefault("occurred_at", []).append("Cannot be more than 5 minutes in the future.")
+        return now
+    if parsed < settings.NETRA_EARLIEST_OCCURRED_AT:
+        errors.setdefault("occurred_at", []).append(
+            f"Cannot be before {settings.NETRA_EARLIEST_OCCURRED_AT:%Y-%m-%d}."
+        )
         return now
     return parsed
 
@@ -246,7 +272,7 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
 
     latency_ms = None
     if data.get("latency_ms") is not None:
-        latency_ms = _int(data["latency_ms"], "latency_ms", errors)
+        latency_ms = _int(data["latency_ms"], "latency_ms", errors, maximum=MAX_LATENCY_MS, unit="ms")
 
     metadata = data.get("metadata")
     if metadata is None:

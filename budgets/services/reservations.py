@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -163,13 +163,24 @@ def _add_hold(item: dict, *, tokens: int, usd: Decimal) -> None:
         item["remaining_usd"] -= usd
 
 
+def _dollars(amount: Decimal, rounding: str = ROUND_HALF_UP) -> str:
+    return f"${amount.quantize(Decimal('0.01'), rounding=rounding):,.2f}"
+
+
 def _denial_text(budget: Budget, items: list[dict]) -> str:
+    """E.g. budget 3 (user, month) has $0.00 of $12.00 left (over by $5,361.59): money in cents, nothing
+    left below zero (an overrun is said as such)."""
     item = next(i for i in items if i["id"] == budget.pk)
     parts = []
     if budget.limit_tokens is not None:
-        parts.append(f"{item['remaining_tokens']} of {budget.limit_tokens} tokens left")
+        left = item["remaining_tokens"]
+        over = f" (over by {-left})" if left < 0 else ""
+        parts.append(f"{max(left, 0)} of {budget.limit_tokens} tokens left{over}")
     if budget.limit_usd is not None:
-        parts.append(f"${item['remaining_usd'].normalize():f} of ${budget.limit_usd.normalize():f} left")
+        left = item["remaining_usd"]
+        # Rounded up, so an overrun never reads "over by $0.00".
+        over = f" (over by {_dollars(-left, ROUND_UP)})" if left < 0 else ""
+        parts.append(f"{_dollars(max(left, ZERO))} of {_dollars(budget.limit_usd)} left{over}")
     return f"budget {budget.pk} ({budget.scope}, {budget.period}) has " + " and ".join(parts)
 
 

@@ -142,6 +142,38 @@ def test_a_denial_is_200_with_allowed_false(api, user, make_budget):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("enforcement", "opening"), [("hard", "Denied: "), ("soft", "Allowed past a soft limit: ")])
+def test_an_overrun_budget_says_so_in_cents_and_never_a_negative_amount_left(
+    api, user, make_budget, ingest, enforcement, opening
+):
+    budget = make_budget(user=user, limit_usd=Decimal("12"), enforcement=enforcement)
+    # gpt-4o: 1e9 * $2.50/1M + 287,358,998 * $10/1M = $5,373.58998 spent of $12
+    ingest(user, prompt=1_000_000_000, completion=287_358_998)
+    body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
+    assert body["message"] == (
+        f"{opening}budget {budget.pk} (user, month) has $0.00 of $12.00 left (over by $5,361.59)."
+    )
+    # Only the message is rounded: the figures stay exact.
+    (item,) = body["budgets"]
+    assert (item["limit_usd"], item["spent_usd"], item["remaining_usd"]) == ("12", "5373.58998", "-5361.58998")
+
+
+@pytest.mark.django_db
+def test_denial_text_for_tokens_and_small_amounts(api, user, make_budget, ingest):
+    budget = make_budget(user=user, limit_tokens=1000, limit_usd=Decimal("1234.5"))
+    ingest(user, prompt=1200, completion=1)  # $0.00301 spent
+    body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
+    assert body["message"] == (
+        f"Denied: budget {budget.pk} (user, month) has 0 of 1000 tokens left (over by 201) "
+        "and $1,234.50 of $1,234.50 left."
+    )
+    assert body["budgets"][0]["remaining_tokens"] == -201
+    ingest(user, prompt=0, completion=123_449_700)  # $1,234.50001 spent in all: over by $0.00001
+    body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
+    assert body["message"].endswith("and $0.00 of $1,234.50 left (over by $0.01).")
+
+
+@pytest.mark.django_db
 def test_prompt_and_messages_are_counted_exactly(api, user):
     prompt = "Summarise the quarterly token spend of every agent, by model."
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": prompt}]
@@ -161,6 +193,53 @@ def test_check_needs_exactly_one_input_size(api):
     response = api.post("/api/v1/budgets/check", {"agent": "a", "model": "gpt-4o"}, format="json")
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["estimated_input_tokens"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("raw", "errors"),
+    [
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 1e30}',
+         {"estimated_input_tokens": ["At most 1,000,000,000 tokens."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 1000000000000000000000000000000}',
+         {"estimated_input_tokens": ["At most 1,000,000,000 tokens."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 9223372036854775808, "reserve": true}',
+         {"estimated_input_tokens": ["At most 1,000,000,000 tokens."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 12.5}',
+         {"estimated_input_tokens": ["A valid integer is required."]}),
+        ('{"agent": "a", "model": "gpt-4o", "estimated_input_tokens": 10, "max_output_tokens": 1e12}',
+         {"max_output_tokens": ["At most 1,000,000,000 tokens."]}),
+    ],
+)
+def test_check_rejects_token_counts_past_the_limit(api, user, make_budget, raw, errors):
+    make_budget(user=user, limit_tokens=10_000)
+    response = api.post("/api/v1/budgets/check", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid", "message": f"Invalid input: {', '.join(errors)}.", "fields": errors,
+    }
+    assert Reservation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_check_at_the_token_limit_is_priced(api, user, make_budget):
+    make_budget(user=user, limit_tokens=10_000, strict=True)
+    body = api.post("/api/v1/budgets/check", check_body(estimated_input_tokens=10**9, max_output_tokens=10**9),
+                    format="json").json()
+    # Strict holds the full cap, gpt-4o's 16,384 output tokens: 1e9 * $2.50/1M + 16,384 * $10/1M
+    assert (body["allowed"], body["estimate"]["input_tokens"], body["estimate"]["cost_usd"]) == (
+        False, 10**9, "2500.16384"
+    )
+
+
+@pytest.mark.django_db
+def test_a_budget_limit_past_the_column_range_is_a_400(staff_api, user):
+    response = staff_api.post("/api/v1/budgets", {"user": "alice", "limit_tokens": 2**63}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "limit_tokens": ["Ensure this value is less than or equal to 9223372036854775807."]
+    }
+    assert Budget.objects.count() == 0
 
 
 @pytest.mark.django_db

@@ -248,6 +248,54 @@ def test_cache_store_then_lookup_hits_with_keys_in_any_order(api, user):
     assert (rec.original_tokens, rec.optimized_tokens, rec.usd_saved) == (input_tokens + 5, 0, usd)
 
 
+@pytest.mark.parametrize(
+    ("url", "raw", "field"),
+    [
+        ("/api/v1/cache/store",
+         '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "response": {"content": "4"}, '
+         '"output_tokens": 1e30}', "output_tokens"),
+        ("/api/v1/cache/store",
+         '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "response": {"content": "4"}, '
+         '"output_tokens": 9223372036854775808}', "output_tokens"),
+        ("/api/v1/optimize/context",
+         '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_response_tokens": 1e30}',
+         "max_response_tokens"),
+        ("/api/v1/optimize/data-request", '{"model": "gpt-4o", "user_request": "x", "token_budget": 1e30}',
+         "token_budget"),
+        ("/api/v1/optimize/chunks",
+         '{"model": "gpt-4o", "text": "x", "max_tokens_per_chunk": 10, "overlap_tokens": 1e30}', "overlap_tokens"),
+    ],
+)
+def test_token_counts_past_the_limit_are_a_400(api, url, raw, field):
+    response = api.post(url, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid", "message": f"Invalid input: {field}.", "fields": {field: ["At most 1,000,000,000 tokens."]},
+    }
+    assert ResponseCacheEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/v1/optimize/prompt", {"model": "gpt-4o", "prompt": 123}, "prompt"),
+        ("/api/v1/budgets/check", {"agent": "a", "model": "gpt-4o", "prompt": 123}, "prompt"),
+        ("/api/v1/tokens/count", {"model": "gpt-4o", "text": 123}, "text"),
+        ("/api/v1/tokens/count", {"model": "gpt-4o", "text": 1.5}, "text"),
+        ("/api/v1/optimize/chunks", {"model": "gpt-4o", "text": 123, "max_tokens_per_chunk": 5}, "text"),
+        ("/api/v1/optimize/data-request", {"model": "gpt-4o", "user_request": 7, "token_budget": 100},
+         "user_request"),
+    ],
+)
+def test_text_fields_require_a_string(api, url, body, field):
+    response = api.post(url, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid", "message": f"Invalid input: {field}.", "fields": {field: ["Not a valid string."]},
+    }
+    assert SavingsRecord.objects.count() == 0
+
+
 def test_cache_entries_are_private_unless_shared_by_a_service_key(api, other_api, service_api):
     api.post("/api/v1/cache/store", {"model": MODEL, "messages": MSGS, "response": "4"}, format="json")
     assert (

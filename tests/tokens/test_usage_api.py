@@ -1,6 +1,7 @@
 """POST/GET /api/v1/usage: shapes, idempotency, batches, bad input, auth, isolation."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -116,6 +117,24 @@ def test_batch_limits(api):
          "usage.prompt_tokens_details.cached_tokens",
          "cached_tokens plus cache_write_tokens cannot exceed prompt_tokens (OpenAI counts them inside it)."),
         ({"request_id": "a" * 201, "model": "gpt-4o", "usage": CHAT}, "request_id", "At most 200 characters."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": {}}, "usage",
+         "At least one token count is required (input_tokens, output_tokens)."),
+        ({"request_id": "a", "model": "claude-3-opus", "usage": {}}, "usage",
+         "At least one token count is required "
+         "(input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens)."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": {"prompt_tokens": None, "total_tokens": 5}}, "usage",
+         "At least one token count is required (prompt_tokens, completion_tokens)."),
+        ({"request_id": "a", "model": "gpt-4o", "prompt_tokens": None}, "prompt_tokens",
+         "At least one token count is required (prompt_tokens, completion_tokens)."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "1900-01-01"}, "occurred_at",
+         "Cannot be before 2020-01-01."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "2019-12-31T23:59:59Z"},
+         "occurred_at", "Cannot be before 2020-01-01."),
+        # Once a 500: converting it to UTC overflows.
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "0001-01-01T00:00:00+05:00"},
+         "occurred_at", "Cannot be before 2020-01-01."),
+        ({"request_id": "a", "model": "gpt-4o", "usage": CHAT, "occurred_at": "9999-12-31T23:59:59-05:00"},
+         "occurred_at", "Cannot be more than 5 minutes in the future."),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(api, payload, field, message):
@@ -127,6 +146,86 @@ def test_bad_input_is_a_400_naming_the_field(api, payload, field, message):
     assert UsageRecord.objects.count() == 0
 
 
+TOO_MANY = "At most 1,000,000,000 tokens."
+
+
+@pytest.mark.parametrize(
+    ("usage", "errors"),
+    [
+        ({"prompt_tokens": 10**30, "completion_tokens": 1}, {"usage.prompt_tokens": [TOO_MANY]}),
+        ({"prompt_tokens": 2**63, "completion_tokens": 1}, {"usage.prompt_tokens": [TOO_MANY]}),
+        ({"prompt_tokens": 2**62, "completion_tokens": 2**62},
+         {"usage.prompt_tokens": [TOO_MANY], "usage.completion_tokens": [TOO_MANY]}),
+        ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 1_000_000_001}},
+         {"usage.prompt_tokens_details.cached_tokens": [TOO_MANY]}),
+        # The breakdown is not also reported as exceeding a total that was itself rejected.
+        ({"prompt_tokens": 1_000_000_001, "prompt_tokens_details": {"cached_tokens": 5}},
+         {"usage.prompt_tokens": [TOO_MANY]}),
+        ({"input_tokens": 1, "cache_read_input_tokens": 1_000_000_001},
+         {"usage.cache_read_input_tokens": [TOO_MANY]}),
+        ({"input_tokens": 1, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 10**20}},
+         {"usage.output_tokens_details.reasoning_tokens": [TOO_MANY]}),
+    ],
+)
+def test_token_counts_past_the_limit_are_a_400_naming_the_field(api, usage, errors):
+    response = api.post("/api/v1/usage", {"request_id": "huge", "model": "gpt-4o", "usage": usage}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid", "message": f"Invalid usage record: {', '.join(errors)}.", "fields": errors,
+    }
+    assert UsageRecord.objects.count() == 0
+
+
+def test_huge_numbers_elsewhere_in_a_record_are_a_400(api):
+    raw = '{"request_id": "f", "model": "gpt-4o", "usage": {"prompt_tokens": 1e30, "completion_tokens": 1}}'
+    response = api.post("/api/v1/usage", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"usage.prompt_tokens": ["Must be a non-negative integer."]}
+    optimized = record("o", optimization={"technique": "compress", "original_tokens": 10**30})
+    response = api.post("/api/v1/usage", optimized, format="json")
+    assert response.json()["error"]["fields"] == {"optimization.original_tokens": [TOO_MANY]}
+    response = api.post("/api/v1/usage", record("l", latency_ms=2**31), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"latency_ms": ["At most 2,147,483,647 ms."]}
+    assert UsageRecord.objects.count() == 0
+
+
+def test_a_batch_with_huge_numbers_stores_the_valid_records(api):
+    records = [
+        record("ok-1"),
+        {"request_id": "big-1", "model": "gpt-4o", "usage": {"prompt_tokens": 10**30, "completion_tokens": 1}},
+        {"request_id": "big-2", "model": "gpt-4o", "usage": {"prompt_tokens": 2**62, "completion_tokens": 2**62}},
+        record("ok-2", latency_ms=2**40),
+        record("ok-3"),
+    ]
+    response = api.post("/api/v1/usage", {"records": records}, format="json")
+    assert response.status_code == 207
+    body = response.json()
+    assert body["counts"] == {"created": 2, "duplicate": 0, "invalid": 3}
+    assert [r["status"] for r in body["results"]] == ["created", "invalid", "invalid", "invalid", "created"]
+    assert body["results"][1]["errors"] == {"usage.prompt_tokens": [TOO_MANY]}
+    assert body["results"][2]["errors"] == {"usage.prompt_tokens": [TOO_MANY], "usage.completion_tokens": [TOO_MANY]}
+    assert body["results"][3]["errors"] == {"latency_ms": ["At most 2,147,483,647 ms."]}
+    assert sorted(UsageRecord.objects.values_list("request_id", flat=True)) == ["ok-1", "ok-3"]
+
+
+def test_the_largest_accepted_record_is_stored_and_priced_exactly(api):
+    """Every class at the limit, at the dearest rates in the shipped catalog (its long-context tier)."""
+    limit = 1_000_000_000
+    response = api.post("/api/v1/usage", {
+        "request_id": "max", "model": "gpt-6-rosalind", "usage_format": "anthropic",
+        "usage": {"input_tokens": limit, "cache_read_input_tokens": limit, "cache_creation_input_tokens": limit,
+                  "output_tokens": limit},
+    }, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["tokens"]["total"] == 4 * limit
+    # Above 272k prompt tokens, per 1M: input $30, cache read $3, cache write $37.5, output $112.5.
+    assert body["cost_usd"] == "183000"
+    stored = UsageRecord.objects.get(request_id="max")
+    assert (stored.total_tokens, stored.cost_usd) == (4 * limit, Decimal("183000"))
+
+
 def test_future_timestamps_beyond_five_minutes_are_rejected(api):
     soon = (timezone.now() + timedelta(minutes=4)).isoformat()
     late = (timezone.now() + timedelta(minutes=6)).isoformat()
@@ -134,6 +233,17 @@ def test_future_timestamps_beyond_five_minutes_are_rejected(api):
     response = api.post("/api/v1/usage", record("late", occurred_at=late), format="json")
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"occurred_at": ["Cannot be more than 5 minutes in the future."]}
+
+
+def test_explicit_zero_counts_and_the_earliest_timestamp_are_accepted(api):
+    zeros = api.post("/api/v1/usage", record("z", usage={"prompt_tokens": 0, "completion_tokens": 0}), format="json")
+    assert zeros.status_code == 201
+    assert (zeros.json()["tokens"]["total"], zeros.json()["cost_usd"]) == (0, "0")
+    anthropic = {"request_id": "za", "model": "claude-3-opus", "usage": {"output_tokens": 0}}
+    assert api.post("/api/v1/usage", anthropic, format="json").status_code == 201
+    earliest = api.post("/api/v1/usage", record("e", occurred_at="2020-01-01T00:00:00Z"), format="json")
+    assert earliest.status_code == 201
+    assert (earliest.json()["occurred_at"], earliest.json()["priced"]) == ("2020-01-01T00:00:00+00:00", True)
 
 
 def test_naive_timestamps_are_utc(api):
@@ -145,6 +255,32 @@ def test_malformed_json_is_a_json_400(api):
     response = api.post("/api/v1/usage", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_json"
+
+
+def nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("url", ["/api/v1/usage", "/api/v1/budgets/check", "/api/v1/cache/store"])
+def test_deeply_nested_json_is_a_malformed_json_400(api, url):
+    response = api.post(url, "[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "malformed_json", "message": "JSON parse error - nested more than 128 levels deep.", "fields": {},
+    }
+
+
+def test_json_nested_up_to_128_levels_is_accepted(api):
+    # The body is level 1 and metadata level 2: 127 levels of metadata nest the body 128 deep.
+    deepest = api.post("/api/v1/usage", record("deep", metadata=nested(127)), format="json")
+    assert deepest.status_code == 201
+    assert deepest.json()["metadata"] == nested(127)
+    too_deep = api.post("/api/v1/usage", record("deeper", metadata=nested(128)), format="json")
+    assert (too_deep.status_code, too_deep.json()["error"]["code"]) == (400, "malformed_json")
+    assert list(UsageRecord.objects.values_list("request_id", flat=True)) == ["deep"]
 
 
 def test_body_must_be_an_object(api):
@@ -198,6 +334,11 @@ def test_service_key_unknown_user_is_400(service_api):
 def test_user_key_cannot_act_for_someone_else(api, other_user):
     response = api.post("/api/v1/usage", record("sneak", user="bob"), format="json")
     assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "permission_denied",
+        "message": "Only a service key may act for another user.",
+        "fields": {"user": ["Only a service key may act for another user."]},
+    }
     assert UsageRecord.objects.count() == 0
     # naming yourself is fine
     assert api.post("/api/v1/usage", record("me", user="alice"), format="json").status_code == 201
