@@ -2,7 +2,7 @@
 
 Hand-written rather than a DRF serializer because a batch of 1000 records is
 validated on the ingestion hot path; the OpenAPI schema is described by
-``tokens.api_schemas.UsageInSerializer``.
+``tokens.api.UsageInSerializer`` (schema only; it never validates).
 
 Provider usage shapes, each token priced once at its own rate:
 
