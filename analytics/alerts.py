@@ -2,65 +2,29 @@
 
 ``alert_raise`` inserts an Alert keyed by ``dedupe_key``; a second raise of the
 same key is a no-op, so a threshold crossed by many concurrent requests alerts
-once. Notifications (email, optional HMAC-signed webhook, live event) go out
-after the transaction commits.
+once. Notifications go out only after the transaction commits: the email and
+the HMAC-signed webhook as Celery tasks with retries and backoff
+(``analytics.delivery``), the live event through the event bus.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import logging
-import threading
-import urllib.request
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
+from analytics.delivery import (
+    WEBHOOK_BUDGET,
+    WEBHOOK_SITE,
+    alert_email_deliver,
+    alert_webhook_deliver,
+    webhook_target,
+)
 from analytics.models import Alert
-from tokens import events
-
-logger = logging.getLogger(__name__)
-
-
-def webhook_signature(secret: str, body: bytes) -> str:
-    """``sha256=<hex>`` HMAC of the raw body, sent as X-Netra-Signature."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _post_webhook(url: str, secret: str, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "X-Netra-Signature": webhook_signature(secret, body)},
-    )
-    try:
-        urllib.request.urlopen(request, timeout=5).close()
-    except Exception:
-        logger.warning("alert webhook to %s failed", url, exc_info=True)
-
-
-def alert_payload(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.pk,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "user": alert.user.get_username() if alert.user_id else None,
-        "budget": alert.budget_id,
-        "threshold": str(alert.threshold) if alert.threshold is not None else None,
-        "percent_used": str(alert.percent_used) if alert.percent_used is not None else None,
-        "message": alert.message,
-        "figures": alert.figures,
-        "window_start": alert.window_start.isoformat() if alert.window_start else None,
-        "created_at": alert.created_at.isoformat() if alert.created_at else None,
-    }
+from budgets.services import ThresholdCrossing
+from core import events
 
 
 def alert_raise(
@@ -75,11 +39,13 @@ def alert_raise(
     threshold: Decimal | None = None,
     percent_used: Decimal | None = None,
     figures: dict[str, Any] | None = None,
-    webhook_url: str = "",
-    webhook_secret: str = "",
     live_event: dict[str, Any] | None = None,
+    webhook: str = WEBHOOK_SITE,
 ) -> Alert | None:
-    """Create the alert unless one with ``dedupe_key`` exists; returns it, or None."""
+    """Create the alert unless one with ``dedupe_key`` exists and queue its notifications; None if a repeat.
+
+    ``webhook`` names where the webhook goes: the budget's own URL or the site's.
+    """
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -96,32 +62,46 @@ def alert_raise(
             )
     except IntegrityError:
         return None
-    payload = alert_payload(alert)
-    recipients = [user.email] if user is not None and user.email else []
-    if recipients:
-        transaction.on_commit(lambda: _send_email(recipients, alert.message, payload))
-    if webhook_url:
-        transaction.on_commit(
-            lambda: (
-                threading.Thread(
-                    target=_post_webhook, args=(webhook_url, webhook_secret, payload), daemon=True
-                ).start()
-                if not settings.TESTING
-                else _post_webhook(webhook_url, webhook_secret, payload)
-            )
-        )
+    if user is not None and user.email:
+        transaction.on_commit(lambda: alert_email_deliver.delay(alert.pk))
+    if webhook_target(alert, webhook)[0]:
+        transaction.on_commit(lambda: alert_webhook_deliver.delay(alert.pk, webhook))
     if user is not None and live_event is not None:
         events.publish(user.pk, "budget_alert", live_event)
     return alert
 
 
-def _send_email(recipients: list[str], subject: str, payload: dict[str, Any]) -> None:
-    try:
-        send_mail(
-            subject=f"[Netra] {subject}"[:200],
-            message=json.dumps(payload, indent=2, default=str),
-            from_email=None,
-            recipient_list=recipients,
+def budget_alerts_raise(*, crossings: list[ThresholdCrossing]) -> list[Alert]:
+    """One alert per budget threshold that charging crossed (deduplicated per budget, window and threshold)."""
+    raised = []
+    for crossing in crossings:
+        budget, threshold = crossing.budget, crossing.threshold
+        label = f"{threshold.normalize():f}"
+        what = "exhausted" if threshold >= 100 else f"{label}% used"
+        alert = alert_raise(
+            kind=Alert.KIND_BUDGET_THRESHOLD,
+            dedupe_key=f"budget:{budget.pk}:{crossing.window_start:%Y%m%dT%H%M}:{label}",
+            message=f"Budget {budget.pk} ({budget.scope}, {budget.period}) {what}: "
+                    f"{crossing.percent_used}% of its limit",
+            user=budget.user if budget.user_id else None,
+            severity="critical" if threshold >= 100 else "warning",
+            budget_id=budget.pk,
+            webhook=WEBHOOK_BUDGET,
+            window_start=crossing.window_start,
+            threshold=threshold,
+            percent_used=crossing.percent_used,
+            figures={
+                "spent_tokens": crossing.spent_tokens, "spent_usd": str(crossing.spent_usd),
+                "limit_tokens": budget.limit_tokens,
+                "limit_usd": str(budget.limit_usd) if budget.limit_usd is not None else None,
+                "enforcement": budget.enforcement,
+            },
+            live_event={
+                "budget": budget.pk, "threshold": label, "percent_used": str(crossing.percent_used),
+                "scope": budget.scope, "period": budget.period, "agent": budget.agent, "run_id": budget.run_id,
+                "enforcement": budget.enforcement, "window_start": crossing.window_start.isoformat(),
+            },
         )
-    except Exception:
-        logger.warning("alert email failed", exc_info=True)
+        if alert is not None:
+            raised.append(alert)
+    return raised

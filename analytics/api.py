@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from analytics import reports, selectors
 from analytics.models import OptimizationPolicy
 from analytics.services import policy_refresh
-from netra_site.api_errors import ApiError
-from tokens.api import acting_user
-from tokens.services import money_str
+from core.errors import InvalidInput
+from core.money import money_str
+from tokens.auth import acting_user
 
 
 class JsonOnlyNegotiation(DefaultContentNegotiation):
@@ -36,7 +36,7 @@ def period_from(request: Request) -> selectors.Period:
             end=request.query_params.get("end"),
         )
     except selectors.PeriodError as exc:
-        raise ApiError(str(exc), fields={"period": [str(exc)]}) from exc
+        raise InvalidInput(str(exc), fields={"period": [str(exc)]}) from exc
 
 
 PERIOD_PARAMS = [
@@ -74,7 +74,7 @@ class ReportCostApi(APIView):
                 f'attachment; filename="netra-cost-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"'
             )
             return response
-        raise ApiError("format must be summary, detailed or csv.", fields={"format": ["Unknown format."]})
+        raise InvalidInput("format must be summary, detailed or csv.", fields={"format": ["Unknown format."]})
 
 
 def policy_out(policy: OptimizationPolicy) -> dict:

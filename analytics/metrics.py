@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from analytics.models import Alert, DailyUsage, OptimizationPolicy, UserDailyUsage
-from tokens.events import SENT_COUNTER_KEY
-from tokens.models import SavingsRecord
+from core.events import SENT_COUNTER_KEY
+from optimization.models import SavingsRecord
 
 TOP_USERS = 20
 TOP_MODELS = 10

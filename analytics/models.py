@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from core.money import COST_DIGITS
+from optimization.compression import LEVELS as COMPRESSION_LEVEL_NAMES
+from tokens.counts import TOKEN_FIELDS
+
 
 class Alert(models.Model):
     """One alert per condition and window; ``dedupe_key`` makes raising idempotent."""
@@ -47,21 +51,13 @@ class Alert(models.Model):
         return f"{self.kind}: {self.message[:60]}"
 
 
-COST_DIGITS = {"max_digits": 24, "decimal_places": 12}
-
-
 class DailyUsage(models.Model):
     """Exact per-day totals of the ledger for one user, agent, model and tool (UTC days)."""
 
-    # Counter columns added by the rollup upsert; the key columns identify the row.
+    # Counter columns added by the rollup (analytics.rollups.ROLLUP_RULE); the key columns identify the row.
     COUNTERS = (
         "requests",
-        "input_tokens",
-        "cached_input_tokens",
-        "cache_write_tokens",
-        "output_tokens",
-        "reasoning_tokens",
-        "total_tokens",
+        *TOKEN_FIELDS,
         "cost_usd",
         "cache_hits",
         "unpriced_requests",
@@ -134,12 +130,8 @@ class UserDailyUsage(models.Model):
 class OptimizationPolicy(models.Model):
     """A user's token-saving policy, derived by the AutoTokenOptimizer unless an admin pins it."""
 
-    COMPRESSION_LEVELS = [
-        ("none", "none"),
-        ("light", "light"),
-        ("medium", "medium"),
-        ("aggressive", "aggressive"),
-    ]
+    # Exactly the levels the compressor accepts (POST /api/v1/optimize/prompt), and "none".
+    COMPRESSION_LEVELS = [("none", "none"), *((level, level) for level in COMPRESSION_LEVEL_NAMES)]
     TRIGGERS = ("high_token_usage", "high_cost", "low_efficiency", "repetitive_queries")
 
     user = models.OneToOneField(

@@ -25,8 +25,11 @@ from django.conf import settings
 from django.db.models import Sum
 
 from analytics.models import DailyUsage
-from tokens.models import PER_MILLION, ModelPrice, SavingsRecord
-from tokens.pricing import TokenCounts, catalog, cost_of
+from core.money import PER_MILLION
+from optimization.models import SavingsRecord
+from tokens.counts import TokenCounts
+from tokens.models import ModelPrice
+from tokens.pricing import catalog, cost_of
 from tokens.selectors import prices_current
 
 WINDOW_DAYS = 30
@@ -34,15 +37,11 @@ WINDOW_DAYS = 30
 COMPRESSION_RATIOS = {
     "none": Decimal(0),
     "light": Decimal("0.10"),
-    "medium": Decimal("0.20"),
+    "balanced": Decimal("0.20"),
     "aggressive": Decimal("0.35"),
 }
 # A suggested model must cost at most this share of the current one for the user's token mix.
 CHEAPER_SHARE = Decimal("0.7")
-
-
-def _setting(name: str, default):
-    return getattr(settings, name, default)
 
 
 @dataclass
@@ -127,10 +126,10 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     prompt_ratio = Decimal(prompt) / completion if completion else None
     repeat_share = Decimal(cache_repeats) / (requests + cache_repeats)
 
-    high_tokens = _setting("NETRA_POLICY_HIGH_TOKENS_PER_DAY", 1_000_000)
-    high_cost = Decimal(str(_setting("NETRA_POLICY_HIGH_COST_PER_DAY", 10)))
-    ratio_limit = Decimal(str(_setting("NETRA_POLICY_PROMPT_RATIO", 10)))
-    repeat_limit = Decimal(str(_setting("NETRA_POLICY_REPEAT_SHARE", "0.05")))
+    high_tokens = settings.NETRA_POLICY_HIGH_TOKENS_PER_DAY
+    high_cost = settings.NETRA_POLICY_HIGH_COST_PER_DAY
+    ratio_limit = settings.NETRA_POLICY_PROMPT_RATIO
+    repeat_limit = settings.NETRA_POLICY_REPEAT_SHARE
 
     triggers = []
     if tokens_per_day > high_tokens:
@@ -148,7 +147,7 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     advice.current_model = top["model"]
     advice.triggers = triggers
     if "low_efficiency" in triggers:
-        advice.compression_level = "aggressive" if "high_cost" in triggers else "medium"
+        advice.compression_level = "aggressive" if "high_cost" in triggers else "balanced"
     elif "high_token_usage" in triggers or "high_cost" in triggers:
         advice.compression_level = "light"
     advice.caching_enabled = "repetitive_queries" in triggers

@@ -7,7 +7,8 @@ from typing import Any
 
 from analytics import selectors
 from analytics.selectors import Period
-from tokens.services import money_str
+from core.money import money_str
+from tokens.counts import TOKEN_FIELDS
 
 CSV_COLUMNS = (
     "day",
@@ -15,12 +16,7 @@ CSV_COLUMNS = (
     "model",
     "tool",
     "requests",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
+    *TOKEN_FIELDS,
     "cost_usd",
     "cache_hits",
     "optimized_requests",

@@ -28,10 +28,6 @@ OPTIMIZATION_FAILURE_RATE = Decimal("0.05")
 BUDGET_PERCENT = Decimal(90)
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 def _notify(
     user,
     *,
@@ -61,8 +57,6 @@ def _notify(
         severity=severity,
         window_start=window_start,
         figures=figures,
-        webhook_url=_setting("NETRA_ALERT_WEBHOOK_URL", ""),
-        webhook_secret=_setting("NETRA_ALERT_WEBHOOK_SECRET", ""),
         live_event=live,
         budget_id=budget_id,
         threshold=threshold,
@@ -116,7 +110,7 @@ def rule_daily_spike(*, now: datetime) -> list[Alert]:
     per_user: dict[int, dict] = defaultdict(dict)
     for row in rows:
         per_user[row["user_id"]][row["day"]] = row
-    minimum = _setting("NETRA_SPIKE_MIN_TOKENS", 10_000)
+    minimum = settings.NETRA_SPIKE_MIN_TOKENS
     users = get_user_model().objects.in_bulk([uid for uid, days in per_user.items() if today in days])
     raised = []
     for user_id, days in per_user.items():
@@ -162,7 +156,7 @@ def rule_hourly_spike(*, now: datetime) -> list[Alert]:
                 .values_list("user_id", "tokens")
             )
         )
-    minimum = _setting("NETRA_SPIKE_MIN_TOKENS", 10_000)
+    minimum = settings.NETRA_SPIKE_MIN_TOKENS
     users = get_user_model().objects.in_bulk(list(counts[0]))
     raised = []
     for user_id, tokens in counts[0].items():
@@ -203,8 +197,8 @@ def rule_rates(*, now: datetime) -> list[Alert]:
         )
         .order_by()
     )
-    min_requests = _setting("NETRA_ALERT_MIN_REQUESTS", 100)
-    min_optimized = _setting("NETRA_ALERT_MIN_OPTIMIZED", 20)
+    min_requests = settings.NETRA_ALERT_MIN_REQUESTS
+    min_optimized = settings.NETRA_ALERT_MIN_OPTIMIZED
     users = get_user_model().objects.in_bulk([r["user_id"] for r in rows])
     raised = []
     for row in rows:

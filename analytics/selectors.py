@@ -19,11 +19,15 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from analytics.models import Alert, DailyUsage, OptimizationPolicy, UserDailyUsage
-from tokens.models import SavingsRecord, UsageRecord
+from budgets.labels import budget_label
+from budgets.selectors import budgets_for_user
+from core.money import ZERO
+from optimization.models import SavingsRecord
+from tokens.models import UsageRecord
+from tokens.selectors import unpriced_models
 
 PERIOD_CHOICES = (7, 30, 90)
 MAX_PERIOD_DAYS = 366
-ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -89,23 +93,7 @@ def _ratio(numerator, denominator) -> Decimal | None:
     return (Decimal(numerator) / Decimal(denominator)) if denominator else None
 
 
-_GROUP_SUMS = {
-    "requests": Sum("requests"),
-    "input_tokens": Sum("input_tokens"),
-    "cached_input_tokens": Sum("cached_input_tokens"),
-    "cache_write_tokens": Sum("cache_write_tokens"),
-    "output_tokens": Sum("output_tokens"),
-    "reasoning_tokens": Sum("reasoning_tokens"),
-    "total_tokens": Sum("total_tokens"),
-    "cost_usd": Sum("cost_usd"),
-    "cache_hits": Sum("cache_hits"),
-    "unpriced_requests": Sum("unpriced_requests"),
-    "optimized_requests": Sum("optimized_requests"),
-    "optimization_failures": Sum("optimization_failures"),
-    "original_tokens": Sum("original_tokens"),
-    "tokens_saved": Sum("tokens_saved"),
-    "usd_saved": Sum("usd_saved"),
-}
+_GROUP_SUMS = {name: Sum(name) for name in DailyUsage.COUNTERS}
 _MONEY = ("cost_usd", "usd_saved")
 
 
@@ -220,12 +208,7 @@ def top_runs(*, user, period: Period, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def budgets_for(*, user) -> list[dict[str, Any]]:
-    """The user's budgets with live figures, or none until the budgets app provides them."""
-    try:
-        from budgets.labels import budget_label
-        from budgets.selectors import budgets_for_user
-    except ImportError:
-        return []
+    """The user's budgets with live figures and their human labels."""
     return [{**b, "label": budget_label(b)} for b in budgets_for_user(user=user)]
 
 
@@ -357,8 +340,6 @@ def dashboard_data(*, user, period: Period) -> dict[str, Any]:
 
 def admin_overview(*, period: Period, top: int = 10) -> dict[str, Any]:
     """All users at a glance for staff: totals, top spenders, trend, unpriced models, open alerts."""
-    from tokens.selectors import unpriced_models
-
     # The (user, day) totals: at most users x days rows, whatever the ledger's size.
     base = UserDailyUsage.objects.filter(day__gte=period.start, day__lte=period.end)
     by_user = list(

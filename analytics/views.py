@@ -11,8 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from analytics import reports, selectors
+from analytics.metrics import metrics_render
 
 PALETTE = ["#3b5bdb", "#0ca678", "#f59f00", "#e8590c", "#ae3ec9", "#1098ad", "#868e96"]
 MAX_SERIES = 6
@@ -108,7 +110,7 @@ def _metrics_allowed(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
-    token = getattr(settings, "METRICS_TOKEN", "")
+    token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     return bool(token) and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token)
 
@@ -116,10 +118,6 @@ def _metrics_allowed(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition; staff session or ``Authorization: Bearer $METRICS_TOKEN``."""
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    from analytics.metrics import metrics_render
-
     if not _metrics_allowed(request):
         response = HttpResponse(
             "metrics need a staff session or the metrics token\n", status=401, content_type="text/plain"

@@ -71,8 +71,9 @@ from django.db.models import Sum  # noqa: E402
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold  # noqa: E402
 from budgets.selectors import budget_figures  # noqa: E402
 from budgets.services import budget_check, budget_create  # noqa: E402
+from ingestion.services import usage_ingest  # noqa: E402
 from tokens.models import ApiKey, UsageRecord  # noqa: E402
-from tokens.services import api_key_create, usage_records_ingest  # noqa: E402
+from tokens.services import api_key_create  # noqa: E402
 
 PREFIX = "bench-budgets-"
 INPUT, OUTPUT_CAP, ACTUAL_OUTPUT = 100, 50, 40  # each cycle holds 150 tokens and commits 140
@@ -196,7 +197,7 @@ def service_cycle(owners: list[tuple], run: str):
         t1 = time.perf_counter()
         if not check.allowed:
             return False, None
-        (result,) = usage_records_ingest(user=user, api_key=None, payloads=[{
+        (result,) = usage_ingest(user=user, api_key=None, payloads=[{
             "request_id": f"{run}-{i}-{n}", "model": "gpt-4o", "agent": f"a{i}", "prompt_tokens": INPUT,
             "completion_tokens": ACTUAL_OUTPUT, "reservation_id": str(check.reservation.pk),
         }])
@@ -209,7 +210,7 @@ def service_cycle(owners: list[tuple], run: str):
 def ingest_only_cycle(owners: list[tuple], run: str):
     def cycle(i: int, n: int):
         try:
-            (result,) = usage_records_ingest(user=owners[i][0], api_key=None, payloads=[{
+            (result,) = usage_ingest(user=owners[i][0], api_key=None, payloads=[{
                 "request_id": f"{run}-{i}-{n}", "model": "gpt-4o", "agent": f"a{i}", "prompt_tokens": INPUT,
                 "completion_tokens": ACTUAL_OUTPUT,
             }])

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tokens.optimize.chunking import chunk_text  # noqa: E402
+from optimization.chunking import chunk_text  # noqa: E402
 from tokens.tokenizer import choose_tokenizer, get_encoding  # noqa: E402
 
 CORPUS = ROOT / "bench" / "data" / "corpus.jsonl"

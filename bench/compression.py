@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
 
-from tokens.optimize import compression  # noqa: E402
-from tokens.optimize.compression import LEVELS, compress  # noqa: E402
-from tokens.optimize.preservation import preservation_report  # noqa: E402
+from optimization import compression  # noqa: E402
+from optimization.compression import LEVELS, compress  # noqa: E402
+from optimization.preservation import preservation_report  # noqa: E402
 from tokens.tokenizer import count_text  # noqa: E402
 
 CORPUS = ROOT / "bench" / "data" / "corpus.jsonl"

@@ -257,7 +257,7 @@ def main() -> None:
     from django.test import Client
 
     from analytics.models import DailyUsage
-    from analytics.services import daily_usage_rebuild
+    from analytics.rollups import daily_usage_rebuild
     from tokens.models import UsageRecord
 
     total_started = time.perf_counter()

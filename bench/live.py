@@ -225,8 +225,8 @@ def announce_cost(user) -> float:
     """What a 1000-record batch spends on its live events inside the request (median of 5)."""
     from django.utils import timezone
 
-    from tokens import events
-    from tokens.live import usage_records_announce
+    from core import events
+    from ingestion.services import usage_announce
     from tokens.models import UsageRecord
 
     now = timezone.now()
@@ -239,7 +239,7 @@ def announce_cost(user) -> float:
     times = []
     for _ in range(5):
         start = time.perf_counter()
-        usage_records_announce(records=records)  # outside a transaction: hands over at once
+        usage_announce(records=records)  # outside a transaction: hands over at once
         times.append(time.perf_counter() - start)
         events.flush(10)
     return statistics.median(times)

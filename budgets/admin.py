@@ -14,8 +14,8 @@ from django.utils.html import format_html
 from budgets import selectors, services
 from budgets.allocation import DEFAULT_MINIMUM, DEFAULT_PRIORITIES
 from budgets.models import Budget, BudgetChange, Reservation
-from netra_site.api_errors import ApiError
-from tokens.services import money_str
+from core.errors import DomainError
+from core.money import money_str
 
 FIXED_FIELDS = ("scope", "user", "agent", "run_id", "parent")
 
@@ -46,7 +46,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 def _add_service_errors(form: forms.BaseForm, values: dict, *, creating: bool, checked_elsewhere=()) -> None:
-    """Show what the budget services would refuse as field errors, so save_model never meets an ApiError.
+    """Show what the budget services would refuse as field errors, so save_model never meets a DomainError.
 
     A field that already failed its own validation keeps that message (its
     value is missing from cleaned_data, so the services would misread it).
@@ -244,8 +244,8 @@ class BudgetAdmin(admin.ModelAdmin):
                 saved = services.budget_update(budget=Budget.objects.get(pk=obj.pk), by=request.user, **changes)
             else:
                 saved = services.budget_create(by=request.user, **data)
-        except ApiError as exc:
-            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
             raise
         obj.pk = saved.pk
         obj.refresh_from_db()
@@ -325,8 +325,8 @@ class BudgetAdmin(admin.ModelAdmin):
                     parent=parent, by=request.user, total=form.cleaned_data["total"],
                     priorities=form.cleaned_data["priorities"], minimum=form.cleaned_data["minimum"],
                 )
-            except ApiError as exc:
-                form.add_error("total", str(exc.detail))
+            except DomainError as exc:
+                form.add_error("total", exc.message)
             else:
                 summary = ", ".join(f"{c.agent} {c.limit_tokens:,}" for c in children)
                 self.message_user(request, f"Allocated: {summary}.", messages.SUCCESS)

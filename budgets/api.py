@@ -13,10 +13,11 @@ from rest_framework.views import APIView
 
 from budgets import selectors, services
 from budgets.models import Budget, Reservation
-from netra_site.api_errors import ApiError
-from netra_site.api_fields import StrictCharField, TokenCountField
-from tokens.api import _is_key, acting_user
-from tokens.services import money_str
+from core.api.fields import StrictCharField, TokenCountField
+from core.errors import InvalidInput, NotFound
+from core.money import money_str
+from tokens.auth import ReadOrStaffOrServiceKey, acting_user, is_operator
+from tokens.pricing import catalog
 from tokens.tokenizer import count_messages, count_text
 
 
@@ -46,14 +47,6 @@ def reservation_out(reservation: Reservation) -> dict[str, Any]:
         "actual_usd": money_str(reservation.actual_usd),
         "record_id": str(reservation.record_id) if reservation.record_id else None,
     }
-
-
-def _require_manager(request: Request) -> None:
-    """Staff users and service keys manage budgets; customers may only read their own."""
-    is_service = _is_key(request) and request.auth.is_service
-    if not (request.user.is_staff or is_service):
-        raise ApiError("Only staff users and service keys may change budgets.", code="permission_denied",
-                       status_code=403)
 
 
 class BudgetWriteSerializer(serializers.Serializer):
@@ -87,8 +80,8 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
         if username:
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
-                raise ApiError(f"Unknown user {username!r}.", code="unknown_user",
-                               fields={"user": ["Unknown user."]})
+                raise InvalidInput(f"Unknown user {username!r}.", code="unknown_user",
+                                   fields={"user": ["Unknown user."]})
         values["user"] = user
     return values
 
@@ -96,16 +89,16 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
 def _get_budget(request: Request, budget_id: int) -> Budget:
     budget = Budget.objects.filter(pk=budget_id).select_related("user").first()
     if budget is None:
-        raise ApiError("No such budget.", code="not_found", status_code=404)
-    is_service = _is_key(request) and request.auth.is_service
-    if not (request.user.is_staff or is_service):
-        if budget.user_id != request.user.pk and budget.scope != Budget.SCOPE_GLOBAL:
-            raise ApiError("No such budget.", code="not_found", status_code=404)
+        raise NotFound("No such budget.")
+    if not is_operator(request) and budget.user_id != request.user.pk and budget.scope != Budget.SCOPE_GLOBAL:
+        raise NotFound("No such budget.")
     return budget
 
 
 class BudgetListApi(APIView):
     """GET the caller's budgets with live figures; POST creates one (staff and service keys)."""
+
+    permission_classes = [ReadOrStaffOrServiceKey]
 
     @extend_schema(operation_id="budgets_list", parameters=[OpenApiParameter("user", str, required=False)],
                    responses=dict)
@@ -115,7 +108,6 @@ class BudgetListApi(APIView):
 
     @extend_schema(request=BudgetWriteSerializer, responses={201: dict, 403: dict})
     def post(self, request: Request) -> Response:
-        _require_manager(request)
         data = BudgetWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         budget = services.budget_create(by=request.user, **_clean(dict(data.validated_data)))
@@ -126,6 +118,8 @@ class BudgetListApi(APIView):
 class BudgetDetailApi(APIView):
     """GET one budget; PATCH changes limits and settings (staff and service keys, audited)."""
 
+    permission_classes = [ReadOrStaffOrServiceKey]
+
     @extend_schema(operation_id="budgets_retrieve", responses=dict)
     def get(self, request: Request, budget_id: int) -> Response:
         budget = _get_budget(request, budget_id)
@@ -134,15 +128,14 @@ class BudgetDetailApi(APIView):
 
     @extend_schema(request=BudgetWriteSerializer, responses={200: dict, 403: dict})
     def patch(self, request: Request, budget_id: int) -> Response:
-        _require_manager(request)
         budget = _get_budget(request, budget_id)
         data = BudgetWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if k in request.data}
         fixed = {"scope", "user", "agent", "run_id"} & set(changes)
         if fixed:
-            raise ApiError("Scope, user, agent and run_id are fixed; create another budget instead.",
-                           fields={k: ["Cannot be changed."] for k in fixed})
+            raise InvalidInput("Scope, user, agent and run_id are fixed; create another budget instead.",
+                               fields={k: ["Cannot be changed."] for k in fixed})
         budget = services.budget_update(budget=budget, by=request.user, **_clean(changes))
         (item,) = selectors.budget_figures(budgets=[budget])
         return Response(budget_out(item))
@@ -181,8 +174,6 @@ class BudgetCheckApi(APIView):
         if "estimated_input_tokens" in v:
             input_tokens = v["estimated_input_tokens"]
         else:
-            from tokens.pricing import catalog
-
             price = catalog.latest(model)
             provider = price.provider if price else ""
             counted = (count_text(v["prompt"], model, provider) if "prompt" in v
@@ -246,5 +237,5 @@ class ReservationDetailApi(_ReservationActionApi):
     def get(self, request: Request, reservation_id) -> Response:
         reservation = selectors.reservation_for_user(user=self._user(request), reservation_id=reservation_id)
         if reservation is None:
-            raise ApiError("No such reservation.", code="not_found", status_code=404)
+            raise NotFound("No such reservation.")
         return Response(reservation_out(reservation))

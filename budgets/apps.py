@@ -2,9 +2,8 @@ from django.apps import AppConfig
 
 
 class BudgetsConfig(AppConfig):
+    """Budgets, their calendar windows, pre-call reservations and enforcement."""
+
     name = "budgets"
     verbose_name = "Budgets"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from budgets import receivers  # noqa: F401  (connects to tokens.signals)

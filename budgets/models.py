@@ -15,7 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
-from tokens.models import COST_DIGITS, uuid7
+from core.db import uuid7
+from core.money import COST_DIGITS
 
 DEFAULT_THRESHOLDS = [50, 80, 90, 100]
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F, Q, Sum
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
 from budgets.windows import window_bounds
+from core.money import ZERO
+from tokens.models import UsageRecord
 
-ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 PERCENT_QUANTUM = Decimal("0.01")
 WARNING_PERCENT = Decimal(80)
@@ -53,22 +53,12 @@ def budgets_active_for_users(*, user_ids: Iterable[int]) -> list[Budget]:
     )
 
 
-class _TtlCache:
-    """A small per-process cache for the hot path; cleared on every local budget change.
+class _EstimateCache:
+    """Per-process cache of output estimates (a p95 heuristic: a minute old is fine, a query per check is not)."""
 
-    Only *which* budgets exist is cached: limits and enforcement are re-read
-    with the window rows under the lock, so a changed limit applies at once. A
-    budget created in another process is enforced here within the TTL.
-    """
-
-    def __init__(self, setting: str, default: float) -> None:
-        self.setting, self.default = setting, default
+    def __init__(self) -> None:
         self.data: dict = {}
         self.lock = threading.Lock()
-
-    def ttl(self) -> float:
-        # Off under tests: test databases roll back without signals, so ids get reused.
-        return getattr(settings, self.setting, 0 if settings.TESTING else self.default)
 
     def get(self, key):
         hit = self.data.get(key)
@@ -77,7 +67,7 @@ class _TtlCache:
         return None
 
     def put(self, key, value) -> None:
-        ttl = self.ttl()
+        ttl = settings.NETRA_ESTIMATE_CACHE_SECONDS
         if ttl > 0:
             with self.lock:
                 if len(self.data) > 10_000:
@@ -89,40 +79,13 @@ class _TtlCache:
             self.data.clear()
 
 
-budget_cache = _TtlCache("NETRA_BUDGET_CACHE_SECONDS", 5)
-estimate_cache = _TtlCache("NETRA_ESTIMATE_CACHE_SECONDS", 60)
-
-
-def _budgets_changed(**kwargs) -> None:
-    budget_cache.clear()
-
-
-post_save.connect(_budgets_changed, sender=Budget, dispatch_uid="budget_cache_clear_save")
-post_delete.connect(_budgets_changed, sender=Budget, dispatch_uid="budget_cache_clear_delete")
-
-
-def budgets_for_users_cached(*, user_ids: Iterable[int]) -> list[Budget]:
-    """budgets_active_for_users through the per-process cache (the check and ingestion hot path)."""
-    user_ids = sorted(set(user_ids))
-    found: dict[int, Budget] = {}
-    missing = []
-    for uid in user_ids:
-        hit = budget_cache.get(uid)
-        if hit is None:
-            missing.append(uid)
-        else:
-            found.update((b.pk, b) for b in hit)
-    if missing:
-        loaded = budgets_active_for_users(user_ids=missing)
-        for uid in missing:
-            budget_cache.put(uid, [b for b in loaded if b.user_id in (uid, None)])
-        found.update((b.pk, b) for b in loaded)
-    return [found[pk] for pk in sorted(found)]
+estimate_cache = _EstimateCache()
 
 
 def budgets_applicable(*, user, agent: str, run_id: str = "") -> list[Budget]:
+    """The active budgets that apply to a call, read fresh: a budget saved a moment ago in any process counts."""
     return [
-        b for b in budgets_for_users_cached(user_ids=[user.pk])
+        b for b in budgets_active_for_users(user_ids=[user.pk])
         if budget_applies(b, user_id=user.pk, agent=agent, run_id=run_id)
     ]
 
@@ -338,8 +301,6 @@ def output_estimate(
 
 
 def _recent_p95(*, user, agent: str, model: str, now: datetime) -> int:
-    from tokens.models import UsageRecord
-
     sample = list(
         UsageRecord.objects.filter(
             user=user, agent=agent, model=model, occurred_at__gte=now - ESTIMATE_LOOKBACK

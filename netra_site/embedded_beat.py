@@ -8,12 +8,13 @@ this does nothing: run `celery -A netra_site beat` instead.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import timedelta
 
 from django.conf import settings
+
+from netra_site.celery import app
 
 logger = logging.getLogger(__name__)
 _started = False
@@ -31,15 +32,13 @@ def _interval_seconds(schedule) -> float:
 
 
 def _loop() -> None:
-    from netra_site.celery import app
-
     app.loader.import_default_modules()  # autodiscover the apps' tasks modules
     schedule = {
         name: entry
-        for name, entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).items()
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
         if entry["task"] in app.tasks
     }
-    missing = set(getattr(settings, "CELERY_BEAT_SCHEDULE", {})) - set(schedule)
+    missing = set(settings.CELERY_BEAT_SCHEDULE) - set(schedule)
     if missing:
         logger.warning("periodic jobs without a registered task, not run: %s", ", ".join(sorted(missing)))
     next_run = {name: time.monotonic() + 5 for name in schedule}
@@ -60,7 +59,7 @@ def start_embedded_beat() -> None:
     global _started
     if _started or not settings.CELERY_TASK_ALWAYS_EAGER or settings.TESTING:
         return
-    if os.environ.get("NETRA_EMBEDDED_BEAT", "1") == "0":
+    if not settings.NETRA_EMBEDDED_BEAT:
         return
     _started = True
     threading.Thread(target=_loop, name="netra-embedded-beat", daemon=True).start()

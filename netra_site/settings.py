@@ -8,6 +8,7 @@ channel layer, local-memory cache and Celery tasks run in-process. Setting
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -49,9 +50,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # The project's apps, bottom layer first (docs/architecture.md; lint-imports holds it).
+    "core",
     "tokens",
     "budgets",
+    "optimization",
     "analytics",
+    "ingestion",
+    "live",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -59,7 +66,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Outside CommonMiddleware, so a missing slash is still redirected rather than answered 404.
-    "netra_site.api_errors.api_not_found_middleware",
+    "core.api.errors.api_not_found_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -139,8 +146,9 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
-# Embedded default: tasks run in-process; periodic jobs run from a thread
-# started with the server (see netra_site/embedded_beat.py).
+# Embedded default: tasks run in-process (eager); periodic jobs run from a small
+# scheduler thread started with the server (netra_site/embedded_beat.py) that
+# calls the same tasks as CELERY_BEAT_SCHEDULE.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -205,15 +213,15 @@ if env.str("EMAIL_URL", default=""):
 # --- DRF ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tokens.authentication.ApiKeyAuthentication",
+        "tokens.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["netra_site.api_parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "netra_site.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -230,20 +238,40 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Netra ------------------------------------------------------------------------
-# The catalog is cached per process; a change made elsewhere is seen within this many seconds.
+# Every NETRA_* setting, read once from the environment here (README lists them).
+# The catalog is cached per process; a change made in another process is seen within this many seconds.
 NETRA_CATALOG_CACHE_SECONDS = env.int("NETRA_CATALOG_CACHE_SECONDS", default=30)
+# A reservation (pre-call hold) not committed or released expires after this many seconds.
+NETRA_RESERVATION_TTL_SECONDS = env.int("NETRA_RESERVATION_TTL_SECONDS", default=600)
+# The p95 output estimate of a budget check is cached per process this long.
+NETRA_ESTIMATE_CACHE_SECONDS = env.int("NETRA_ESTIMATE_CACHE_SECONDS", default=60)
 # occurred_at may be at most this far ahead of the server clock, and not before the
 # earliest date: usage before 2020 predates the LLM APIs, so it is a client's bug
 # (a zeroed or default timestamp), not history to store unpriced.
-NETRA_MAX_FUTURE_SECONDS = 300
+NETRA_MAX_FUTURE_SECONDS = env.int("NETRA_MAX_FUTURE_SECONDS", default=300)
 NETRA_EARLIEST_OCCURRED_AT = datetime(2020, 1, 1, tzinfo=UTC)
-NETRA_MAX_BATCH = 1000
-NETRA_MAX_METADATA_BYTES = 8 * 1024
-# Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+NETRA_MAX_BATCH = env.int("NETRA_MAX_BATCH", default=1000)
+NETRA_MAX_METADATA_BYTES = env.int("NETRA_MAX_METADATA_BYTES", default=8 * 1024)
+# Response cache: default TTL of an entry, and the size limits that evict least-recently-used entries.
+NETRA_RESPONSE_CACHE_TTL_SECONDS = env.int("NETRA_RESPONSE_CACHE_TTL_SECONDS", default=3600)
+NETRA_RESPONSE_CACHE_MAX_ENTRIES = env.int("NETRA_RESPONSE_CACHE_MAX_ENTRIES", default=10_000)
+NETRA_RESPONSE_CACHE_MAX_BYTES = env.int("NETRA_RESPONSE_CACHE_MAX_BYTES", default=256 * 1024 * 1024)
 # Analytics alerts (usage spike, cache hit rate, optimization failures) are also POSTed here, HMAC-signed.
 NETRA_ALERT_WEBHOOK_URL = env.str("NETRA_ALERT_WEBHOOK_URL", default="")
 NETRA_ALERT_WEBHOOK_SECRET = env.str("NETRA_ALERT_WEBHOOK_SECRET", default="")
+# Alert rules: a spike needs this many tokens; rate alerts need this many requests / optimized requests a day.
+NETRA_SPIKE_MIN_TOKENS = env.int("NETRA_SPIKE_MIN_TOKENS", default=10_000)
+NETRA_ALERT_MIN_REQUESTS = env.int("NETRA_ALERT_MIN_REQUESTS", default=100)
+NETRA_ALERT_MIN_OPTIMIZED = env.int("NETRA_ALERT_MIN_OPTIMIZED", default=20)
+# AutoTokenOptimizer triggers (30-day averages).
+NETRA_POLICY_HIGH_TOKENS_PER_DAY = env.int("NETRA_POLICY_HIGH_TOKENS_PER_DAY", default=1_000_000)
+NETRA_POLICY_HIGH_COST_PER_DAY = Decimal(env.str("NETRA_POLICY_HIGH_COST_PER_DAY", default="10"))
+NETRA_POLICY_PROMPT_RATIO = Decimal(env.str("NETRA_POLICY_PROMPT_RATIO", default="10"))
+NETRA_POLICY_REPEAT_SHARE = Decimal(env.str("NETRA_POLICY_REPEAT_SHARE", default="0.05"))
+# The embedded default's in-process scheduler of periodic jobs (False turns it off).
+NETRA_EMBEDDED_BEAT = env.bool("NETRA_EMBEDDED_BEAT", default=True)
+# Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,11 @@ from netra_site.settings import *  # noqa: F401,F403
 TESTING = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run in the test's process on both backends (a test that needs a real worker starts one).
+CELERY_TASK_ALWAYS_EAGER = True
 NETRA_CATALOG_CACHE_SECONDS = 3600  # tests invalidate explicitly
+# Test databases roll back, so user ids repeat across tests: a cached estimate would leak between them.
+NETRA_ESTIMATE_CACHE_SECONDS = 0
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not shared-cache memory: threads then wait on SQLite's lock

@@ -7,7 +7,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from tokens.models import ModelPrice, UsageRecord, uuid7
+from core.db import uuid7
+from tokens.models import ModelPrice, UsageRecord
 
 
 class UserFactory(factory.django.DjangoModelFactory):

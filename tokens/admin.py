@@ -1,112 +1,15 @@
+"""Admin of the metering core: runs and API keys (the catalog and ledger admins live in ingestion.admin)."""
+
 from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery, Sum
-from django.http import HttpRequest, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.money import money_str
 from tokens import selectors
-from tokens.models import ApiKey, ModelPrice, Run, UsageRecord
-from tokens.services import api_key_create, api_key_revoke, money_str, usage_records_reprice
-
-
-@admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = (
-        "name", "provider", "input_per_million", "output_per_million", "cache_read_per_million",
-        "cache_write_per_million", "context_window", "max_output_tokens", "valid_from",
-    )
-    list_filter = ("provider", "mode")
-    search_fields = ("name", "aliases")
-    ordering = ("name", "-valid_from")
-    change_list_template = "admin/tokens/modelprice/change_list.html"
-
-    def get_readonly_fields(self, request, obj=None):
-        # A stored version is history: change a price by adding a new version.
-        if obj is not None:
-            return [f.name for f in self.model._meta.fields] + ["price_history"]
-        return ()
-
-    def get_fields(self, request, obj=None):
-        fields = [f.name for f in self.model._meta.fields if f.name not in ("id", "created_at")]
-        return fields + ["price_history"] if obj is not None else fields
-
-    @admin.display(description="price history (USD per 1M tokens)")
-    def price_history(self, obj: ModelPrice) -> str:
-        rows = ModelPrice.objects.filter(name=obj.name).order_by("-valid_from")
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (f"{r.valid_from:%Y-%m-%d %H:%M}", money_str(r.input_per_million),
-                 money_str(r.output_per_million), money_str(r.cache_read_per_million) or "-",
-                 money_str(r.cache_write_per_million) or "-")
-                for r in rows
-            ),
-        )
-        return format_html(
-            "<table><tr><th>valid from</th><th>input</th><th>output</th><th>cache read</th>"
-            "<th>cache write</th></tr>{}</table>", body,
-        )
-
-    def get_urls(self):
-        return [
-            path("unpriced/", self.admin_site.admin_view(self.unpriced_view), name="tokens_unpriced"),
-        ] + super().get_urls()
-
-    def unpriced_view(self, request: HttpRequest):
-        """Models seen in usage without a price, and a button to reprice them."""
-        if request.method == "POST" and self.has_change_permission(request):
-            models = request.POST.getlist("model")
-            count = usage_records_reprice(models=models)
-            self.message_user(request, f"Repriced {count} records.", messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:tokens_unpriced"))
-        rows = selectors.unpriced_models()
-        from tokens.pricing import catalog
-
-        for row in rows:
-            row["has_price"] = catalog.latest(row["model"]) is not None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Unpriced models",
-            "rows": rows,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/tokens/unpriced.html", context)
-
-
-@admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
-    list_display = (
-        "occurred_at", "user", "agent", "tool", "model", "total_tokens", "cost", "priced", "cache_hit", "run_id",
-    )
-    list_filter = ("priced", "cache_hit", "agent", "model", ("occurred_at", admin.DateFieldListFilter), "user")
-    search_fields = ("request_id", "run_id", "model", "user__username")
-    date_hierarchy = "occurred_at"
-    list_select_related = ("user",)
-    show_full_result_count = False  # COUNT(*) over millions of rows is slow
-    actions = ["reprice_unpriced"]
-
-    @admin.display(description="cost (USD)", ordering="cost_usd")
-    def cost(self, obj: UsageRecord) -> str:
-        return money_str(obj.cost_usd)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Reprice unpriced records of the selected records' models")
-    def reprice_unpriced(self, request, queryset):
-        models = list(queryset.filter(priced=False).values_list("model", flat=True).distinct())
-        count = usage_records_reprice(models=models)
-        self.message_user(request, f"Repriced {count} records of {len(models)} models.", messages.SUCCESS)
+from tokens.models import ApiKey, Run, UsageRecord
+from tokens.services import api_key_create, api_key_revoke
 
 
 @admin.register(Run)
@@ -182,73 +85,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             api_key_revoke(key=key)
         self.message_user(request, f"Revoked {queryset.count()} keys.", messages.SUCCESS)
-
-
-# --- Optimization ------------------------------------------------------------------
-
-from tokens.models import PromptTemplate, ResponseCacheEntry, SavingsRecord, UserPreference  # noqa: E402
-
-
-@admin.register(PromptTemplate)
-class PromptTemplateAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "agent_type", "richness", "token_count", "baseline_token_count",
-                    "saved", "is_active")
-    list_filter = ("agent_type", "richness", "is_active")
-    search_fields = ("name", "agent_type")
-    readonly_fields = ("variables", "token_count", "baseline_token_count", "saved", "created_at")
-
-    @admin.display(description="saved vs baseline")
-    def saved(self, obj: PromptTemplate) -> str:
-        if not obj.baseline_token_count:
-            return "-"
-        return f"{obj.tokens_saved:,} tok ({obj.savings_percent}%)"
-
-
-@admin.register(UserPreference)
-class UserPreferenceAdmin(admin.ModelAdmin):
-    list_display = ("user", "optimization_enabled", "updated_at")
-    list_filter = ("optimization_enabled",)
-    search_fields = ("user__username",)
-    list_select_related = ("user",)
-    autocomplete_fields = ("user",)
-
-
-class SavingsRecordAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "source", "technique", "model", "original_tokens",
-                    "optimized_tokens",
-                    "tokens_saved", "usd")
-    list_filter = ("source", "technique", "model")
-    search_fields = ("user__username", "technique", "model")
-    list_select_related = ("user",)
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    @admin.display(description="USD saved", ordering="usd_saved")
-    def usd(self, obj: SavingsRecord) -> str:
-        return money_str(obj.usd_saved)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-# The analytics app may register its own view of the ledger; do not clash with it.
-if not admin.site.is_registered(SavingsRecord):
-    admin.site.register(SavingsRecord, SavingsRecordAdmin)
-
-
-@admin.register(ResponseCacheEntry)
-class ResponseCacheEntryAdmin(admin.ModelAdmin):
-    list_display = ("scope", "key_hash", "user", "model", "input_tokens", "output_tokens", "hits",
-                    "last_used_at", "expires_at")
-    list_filter = ("model",)
-    search_fields = ("key_hash", "scope", "user__username")
-    list_select_related = ("user",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

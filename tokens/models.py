@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import time
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,21 +11,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-PRICE_DIGITS = {"max_digits": 20, "decimal_places": 10}
-COST_DIGITS = {"max_digits": 24, "decimal_places": 12}
-PER_MILLION = Decimal(1_000_000)
-
-
-def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 v7) so ledger inserts stay index-local."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+from core.db import uuid7
+from core.money import COST_DIGITS, PRICE_DIGITS
+from tokens.counts import TokenCounts
 
 
 class ModelPrice(models.Model):
@@ -154,12 +139,16 @@ class UsageRecord(models.Model):
         return f"{self.request_id} {self.model} {self.total_tokens} tok"
 
     @property
+    def token_counts(self) -> TokenCounts:
+        return TokenCounts.from_row(self)
+
+    @property
     def prompt_tokens(self) -> int:
-        return self.input_tokens + self.cached_input_tokens + self.cache_write_tokens
+        return self.token_counts.prompt
 
     @property
     def completion_tokens(self) -> int:
-        return self.output_tokens + self.reasoning_tokens
+        return self.token_counts.completion
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -204,146 +193,3 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
-
-
-class SavingsRecord(models.Model):
-    """What one optimization or cache hit saved, in tokens and catalog dollars."""
-
-    SOURCE_OPTIMIZE = "optimize"
-    SOURCE_CACHE = "cache"
-    SOURCE_TEMPLATE = "template"
-    SOURCES = [(SOURCE_OPTIMIZE, "optimization"), (SOURCE_CACHE, "cache hit"), (SOURCE_TEMPLATE, "lean template")]
-
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="savings")
-    source = models.CharField(max_length=16, choices=SOURCES)
-    technique = models.CharField(max_length=100)
-    model = models.CharField(max_length=200, blank=True, default="")
-    agent = models.CharField(max_length=100, blank=True, default="")
-    original_tokens = models.PositiveBigIntegerField()
-    optimized_tokens = models.PositiveBigIntegerField()
-    tokens_saved = models.BigIntegerField()
-    usd_saved = models.DecimalField(**COST_DIGITS, default=Decimal(0))
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["user", "created_at"], name="savings_user_time_idx")]
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.technique}: {self.tokens_saved} tokens"
-
-
-# --- Optimization (lean templates, preferences, response cache) -------------------
-
-
-class PromptTemplate(models.Model):
-    """A lean prompt template, its token count and the verbose baseline it replaces."""
-
-    RICHNESS = [("low", "low"), ("medium", "medium"), ("high", "high")]
-
-    name = models.CharField(max_length=100)
-    agent_type = models.CharField(max_length=100, db_index=True)
-    richness = models.CharField(max_length=16, choices=RICHNESS, default="medium")
-    version = models.PositiveIntegerField(default=1)
-    body = models.TextField()
-    variables = models.JSONField(default=list, blank=True)
-    baseline_body = models.TextField(
-        blank=True, default="", help_text="The verbose prompt this template replaces."
-    )
-    token_model = models.CharField(
-        max_length=200, default="gpt-4o", help_text="Tokenizer used for the counts."
-    )
-    token_count = models.PositiveIntegerField(default=0, editable=False)
-    baseline_token_count = models.PositiveIntegerField(default=0, editable=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["name", "version"], name="prompttemplate_name_version_uniq")
-        ]
-        ordering = ["name", "-version"]
-
-    def __str__(self) -> str:
-        return f"{self.name} v{self.version}"
-
-    def save(self, *args, **kwargs) -> None:
-        from tokens.optimize.templates import template_variables
-        from tokens.tokenizer import count_text
-
-        self.variables = template_variables(self.body)
-        self.token_count = count_text(self.body, self.token_model).tokens
-        self.baseline_token_count = (
-            count_text(self.baseline_body, self.token_model).tokens if self.baseline_body else 0
-        )
-        super().save(*args, **kwargs)
-
-    @property
-    def tokens_saved(self) -> int:
-        return max(self.baseline_token_count - self.token_count, 0) if self.baseline_token_count else 0
-
-    @property
-    def savings_percent(self) -> float:
-        if not self.baseline_token_count:
-            return 0.0
-        return round(100.0 * self.tokens_saved / self.baseline_token_count, 1)
-
-
-class UserPreference(models.Model):
-    """Per-user switches; optimization is on unless the user turns it off."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
-    )
-    optimization_enabled = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.user_id}: optimization {'on' if self.optimization_enabled else 'off'}"
-
-
-class ResponseCacheEntry(models.Model):
-    """Index row of one cached response (the payload lives in the Django cache); drives LRU eviction."""
-
-    scope = models.CharField(
-        max_length=32, help_text="'u:<user id>' for private entries, 'shared' for shared."
-    )
-    key_hash = models.CharField(max_length=64)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    model = models.CharField(max_length=200)
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    size_bytes = models.PositiveIntegerField(default=0)
-    hits = models.PositiveBigIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["scope", "key_hash"], name="responsecache_scope_key_uniq")
-        ]
-        verbose_name_plural = "response cache entries"
-
-    def __str__(self) -> str:
-        return f"{self.scope}:{self.key_hash[:12]}"
-
-
-class ResponseCacheCounter(models.Model):
-    """Per-user, per-day response cache lookups; counters change only with F() updates."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    hits = models.PositiveBigIntegerField(default=0)
-    misses = models.PositiveBigIntegerField(default=0)
-    tokens_saved = models.PositiveBigIntegerField(default=0)
-    usd_saved = models.DecimalField(**COST_DIGITS, default=Decimal(0))
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "day"], name="responsecachecounter_user_day_uniq")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.day}: {self.hits} hits / {self.misses} misses"

@@ -16,50 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save
 
-from tokens.models import PER_MILLION, ModelPrice
-
-# The most tokens of one class that any API input may carry (a call's prompt,
-# completion, cache or reasoning tokens, an estimate, a cached answer). No model
-# call comes near it (the largest context windows are a few million), and it
-# keeps every sum and cost in range: five classes total at most 5e9, far inside
-# a 64-bit integer, and a record's cost (at most 5,000 times the model's dearest
-# per-million price) stays far inside a Decimal's 28 digits and the cost column.
-MAX_TOKENS = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class TokenCounts:
-    """Normalized token classes; each token belongs to exactly one class."""
-
-    input: int = 0
-    cached_input: int = 0
-    cache_write: int = 0
-    output: int = 0
-    reasoning: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.input + self.cached_input + self.cache_write + self.output + self.reasoning
-
-    @property
-    def prompt(self) -> int:
-        return self.input + self.cached_input + self.cache_write
-
-    @property
-    def completion(self) -> int:
-        return self.output + self.reasoning
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "input": self.input,
-            "cached_input": self.cached_input,
-            "cache_write": self.cache_write,
-            "output": self.output,
-            "reasoning": self.reasoning,
-            "total": self.total,
-        }
+from core.money import PER_MILLION
+from tokens.counts import TokenCounts
+from tokens.models import ModelPrice
 
 
 def _dec(value) -> Decimal | None:
@@ -133,7 +93,7 @@ class Catalog:
         self._loaded_at = None
 
     def _ensure(self) -> None:
-        ttl = getattr(settings, "NETRA_CATALOG_CACHE_SECONDS", 30)
+        ttl = settings.NETRA_CATALOG_CACHE_SECONDS
         if self._loaded_at is not None and time.monotonic() - self._loaded_at < ttl:
             return
         # Query without holding the lock: a thread waiting for a pooled
@@ -188,10 +148,3 @@ class Catalog:
 
 catalog = Catalog()
 
-
-def _invalidate(**kwargs) -> None:
-    catalog.invalidate()
-
-
-post_save.connect(_invalidate, sender=ModelPrice, dispatch_uid="catalog_invalidate_save")
-post_delete.connect(_invalidate, sender=ModelPrice, dispatch_uid="catalog_invalidate_delete")

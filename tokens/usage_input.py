@@ -29,7 +29,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tokens.pricing import MAX_TOKENS, TokenCounts
+from core.limits import MAX_TOKENS
+from tokens.pricing import TokenCounts
 
 USAGE_FORMATS = ("openai_chat", "openai_responses", "anthropic")
 MAX_LATENCY_MS = 2_147_483_647  # the latency_ms column is a 32-bit integer on PostgreSQL

@@ -3,7 +3,7 @@
 import budgets.models
 import django.db.models.deletion
 import django.utils.timezone
-import tokens.models
+import core.db
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Reservation',
             fields=[
-                ('id', models.UUIDField(default=tokens.models.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.db.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('agent', models.CharField(default='default', max_length=100)),
                 ('model', models.CharField(max_length=200)),
                 ('run_id', models.CharField(blank=True, default='', max_length=200)),

@@ -1,13 +1,18 @@
-"""Writes: checks and reservations, applying usage, expiry, and budget administration.
+"""Writes: checks and reservations, charging stored usage, expiry, and budget administration.
 
 Concurrency rule: whoever changes what a budget window may still spend locks
 its BudgetWindow rows first, always in (budget id, window start) order
-(``windows_lock`` for checks and resets, ``_charge_windows`` updating in the
+(``windows_lock`` for checks and resets, ``budget_windows_charge`` updating in the
 same order for usage), so two writers never deadlock and a check sees every
 hold and every commit that happened before it. Releasing or expiring a hold
 only frees room, so it needs no window lock.
 """
 
+from budgets.services.charging import (  # noqa: F401
+    ThresholdCrossing,
+    budget_windows_charge,
+    reservations_settle,
+)
 from budgets.services.management import (  # noqa: F401
     AUDITED,
     EDITABLE,
@@ -29,4 +34,3 @@ from budgets.services.reservations import (  # noqa: F401
     reservation_ttl,
     reservations_expire,
 )
-from budgets.services.usage import usage_apply  # noqa: F401

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import connection
 
 from budgets.models import Budget, BudgetWindow
-
-ZERO = Decimal(0)
-COST_QUANTUM = Decimal("1e-12")
+from core.db import insert_sql, rows_lock
 
 
 def windows_lock(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime], BudgetWindow]:
@@ -23,11 +20,10 @@ def windows_lock(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime], 
         return {}
 
     def fetch() -> dict[tuple[int, datetime], BudgetWindow]:
-        rows = (
+        rows = rows_lock(
             BudgetWindow.objects.filter(budget_id__in={k[0] for k in keys}, window_start__in={k[1] for k in keys})
-            .select_related("budget")
-            .order_by("budget_id", "window_start")
-            .select_for_update(of=("self",))
+            .select_related("budget"),
+            order_by=("budget_id", "window_start"),
         )
         return {(w.budget_id, w.window_start): w for w in rows if (w.budget_id, w.window_start) in keys}
 
@@ -40,10 +36,11 @@ def windows_lock(keys: set[tuple[int, datetime]]) -> dict[tuple[int, datetime], 
 
 def windows_create(keys: set[tuple[int, datetime]]) -> None:
     q = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {q(BudgetWindow._meta.db_table)} (budget_id, window_start, spent_tokens, spent_usd) "
-        f"SELECT id, %s, 0, 0 FROM {q(Budget._meta.db_table)} WHERE id = %s "
-        "ON CONFLICT (budget_id, window_start) DO NOTHING"
+    # INSERT ... SELECT: a budget deleted meanwhile yields no row instead of a broken foreign key.
+    sql = insert_sql(
+        BudgetWindow, ("budget_id", "window_start", "spent_tokens", "spent_usd"),
+        f"SELECT id, %s, 0, 0 FROM {q(Budget._meta.db_table)} WHERE id = %s",
+        conflict=("budget_id", "window_start"),
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, [(connection.ops.adapt_datetimefield_value(start), budget_id)

@@ -7,13 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from budgets.allocation import allocate
+from budgets.allocation import AllocationError, allocate
 from budgets.models import Budget, BudgetChange, BudgetWindow
-from budgets.services.locking import COST_QUANTUM, ZERO, windows_lock
+from budgets.services.locking import windows_lock
 from budgets.windows import valid_timezone, window_bounds
-from netra_site.api_errors import ApiError
+from core.errors import InvalidInput
+from core.money import COST_QUANTUM, ZERO
+from tokens.models import UsageRecord
 
 EDITABLE = ("limit_tokens", "limit_usd", "enforcement", "thresholds", "timezone", "strict", "is_active",
             "webhook_url", "webhook_secret", "period", "priority")
@@ -68,7 +71,7 @@ def budget_errors(*, values: dict[str, Any], creating: bool = False) -> dict[str
 def budget_validate(*, values: dict[str, Any], creating: bool = False) -> None:
     errors = budget_errors(values=values, creating=creating)
     if errors:
-        raise ApiError("Invalid budget: " + ", ".join(errors) + ".", fields=errors)
+        raise InvalidInput("Invalid budget: " + ", ".join(errors) + ".", fields=errors)
 
 
 def budget_create(*, by, **values: Any) -> Budget:
@@ -97,10 +100,6 @@ def _current_window_backfill(*, budget: Budget) -> None:
     and Helicone's users expect; later records are charged by the usage
     receiver as they arrive.
     """
-    from django.db.models import Sum
-
-    from tokens.models import UsageRecord
-
     start, end = window_bounds(budget.period, budget.tz_name, timezone.now())
     records = UsageRecord.objects.filter(occurred_at__gte=start)
     if end is not None:
@@ -122,12 +121,12 @@ def budget_update(*, budget: Budget, by, note: str = "", **changes: Any) -> Budg
     budget_validate(values=changes)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise ApiError("These fields cannot be changed: " + ", ".join(sorted(unknown)) + ".",
+        raise InvalidInput("These fields cannot be changed: " + ", ".join(sorted(unknown)) + ".",
                        fields={k: ["Not editable."] for k in unknown})
     limit_tokens = changes.get("limit_tokens", budget.limit_tokens)
     limit_usd = changes.get("limit_usd", budget.limit_usd)
     if limit_tokens is None and limit_usd is None:
-        raise ApiError("A budget needs limit_tokens, limit_usd or both.",
+        raise InvalidInput("A budget needs limit_tokens, limit_usd or both.",
                        fields={"limit_tokens": [NO_LIMIT]})
     with transaction.atomic():
         locked = Budget.objects.select_for_update().get(pk=budget.pk)
@@ -181,14 +180,12 @@ def budgets_allocate(
     *, parent: Budget, by, total: int, priorities: dict[str, int], minimum: int
 ) -> list[Budget]:
     """Create or update one per-agent budget under a user budget per agent, splitting ``total``."""
-    from budgets.allocation import AllocationError
-
     if parent.scope != Budget.SCOPE_USER:
-        raise ApiError("Allocate from a user budget.", fields={"parent": ["Must be a user budget."]})
+        raise InvalidInput("Allocate from a user budget.", fields={"parent": ["Must be a user budget."]})
     try:
         shares = allocate(total=total, priorities=priorities, minimum=minimum)
     except AllocationError as exc:
-        raise ApiError(str(exc), code="allocation_invalid", fields={"total": [str(exc)]}) from exc
+        raise InvalidInput(str(exc), code="allocation_invalid", fields={"total": [str(exc)]}) from exc
     out = []
     with transaction.atomic():
         existing = {b.agent: b for b in parent.agent_budgets.filter(scope=Budget.SCOPE_USER_AGENT)}

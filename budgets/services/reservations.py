@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -14,16 +14,18 @@ from django.utils import timezone
 
 from budgets import selectors
 from budgets.models import Budget, Reservation, ReservationHold
-from budgets.services.locking import COST_QUANTUM, ZERO, windows_lock
+from budgets.services.locking import windows_lock
 from budgets.windows import window_bounds
-from netra_site.api_errors import ApiError
+from core.errors import Conflict, NotFound
+from core.money import COST_QUANTUM, ZERO, dollars, dollars_over
+from tokens.counts import TokenCounts
+from tokens.pricing import catalog, cost_of
 
 logger = logging.getLogger(__name__)
 
 
 def reservation_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "NETRA_RESERVATION_TTL_SECONDS", 600))
-
+    return timedelta(seconds=settings.NETRA_RESERVATION_TTL_SECONDS)
 
 
 @dataclass
@@ -40,8 +42,6 @@ class CheckResult:
 
 
 def _estimate_cost(model: str, input_tokens: int, output_tokens: int, at: datetime):
-    from tokens.pricing import TokenCounts, catalog, cost_of
-
     price = catalog.resolve(model, at)
     if price is None:
         return None, None
@@ -101,13 +101,13 @@ def budget_check(
         reserved = selectors.live_reserved(keys=keys, now=now)
         pending_tokens, pending_usd = (0, ZERO) if reserve else (tokens, usd)
         items, hard_denials, soft_over, applied, skipped = [], [], [], [], []
-        for cached in budgets:
-            start, end = bounds[cached.pk]
-            w = windows.get((cached.pk, start))
+        for listed in budgets:
+            start, end = bounds[listed.pk]
+            w = windows.get((listed.pk, start))
             if w is None or not w.budget.is_active:
-                skipped.append(cached.pk)  # deleted or switched off since it was cached
+                skipped.append(listed.pk)  # deleted or switched off since it was listed
                 continue
-            b = w.budget  # limits and enforcement as of the lock, never from the cache
+            b = w.budget  # limits and enforcement as of the lock
             applied.append(b)
             r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
             item = selectors.figures(
@@ -163,10 +163,6 @@ def _add_hold(item: dict, *, tokens: int, usd: Decimal) -> None:
         item["remaining_usd"] -= usd
 
 
-def _dollars(amount: Decimal, rounding: str = ROUND_HALF_UP) -> str:
-    return f"${amount.quantize(Decimal('0.01'), rounding=rounding):,.2f}"
-
-
 def _denial_text(budget: Budget, items: list[dict]) -> str:
     """E.g. budget 3 (user, month) has $0.00 of $12.00 left (over by $5,361.59): money in cents, nothing
     left below zero (an overrun is said as such)."""
@@ -179,8 +175,8 @@ def _denial_text(budget: Budget, items: list[dict]) -> str:
     if budget.limit_usd is not None:
         left = item["remaining_usd"]
         # Rounded up, so an overrun never reads "over by $0.00".
-        over = f" (over by {_dollars(-left, ROUND_UP)})" if left < 0 else ""
-        parts.append(f"{_dollars(max(left, ZERO))} of {_dollars(budget.limit_usd)} left{over}")
+        over = f" (over by {dollars_over(-left)})" if left < 0 else ""
+        parts.append(f"{dollars(max(left, ZERO))} of {dollars(budget.limit_usd)} left{over}")
     return f"budget {budget.pk} ({budget.scope}, {budget.period}) has " + " and ".join(parts)
 
 
@@ -228,9 +224,9 @@ def _close(*, user, reservation_id, status: str, verb: str, now: datetime) -> Re
             reservation = _owned(user, reservation_id)
     # Raised after the block so that marking a reservation expired is kept.
     if reservation.status != status:
-        raise ApiError(
+        raise Conflict(
             f"The reservation is {reservation.status}; only an active one can be {verb}.",
-            code=f"reservation_{reservation.status}", status_code=409,
+            code=f"reservation_{reservation.status}",
         )
     return reservation
 
@@ -239,7 +235,7 @@ def _owned(user, reservation_id) -> Reservation:
     reservation = selectors.reservation_for_user(user=user, reservation_id=reservation_id)
     if reservation is None:
         # Another user's reservation is reported exactly like a missing one.
-        raise ApiError("No such reservation.", code="not_found", status_code=404)
+        raise NotFound("No such reservation.")
     return reservation
 
 

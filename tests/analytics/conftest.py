@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from ingestion.services import usage_ingest
 from tests.factories import ModelPriceFactory
-from tokens.services import usage_records_ingest
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -49,7 +49,7 @@ def post_usage(
                 **extra,
             }
         )
-    results = usage_records_ingest(user=user, api_key=None, payloads=payloads)
+    results = usage_ingest(user=user, api_key=None, payloads=payloads)
     assert {r.status for r in results} == {"created"}, [r.errors for r in results]
 
 

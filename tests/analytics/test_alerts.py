@@ -136,7 +136,7 @@ def test_budget_above_90_percent(user, acme, monkeypatch):
 
 @pytest.mark.django_db
 def test_alert_goes_out_as_a_live_event(user, acme, settings, monkeypatch, django_capture_on_commit_callbacks):
-    from tokens import events
+    from core import events
 
     sent = []
     monkeypatch.setattr(

@@ -7,9 +7,9 @@ from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from analytics.models import Alert
+from core.events import SENT_COUNTER_KEY
 from tests.analytics.conftest import post_usage, today_at
 from tests.factories import UserFactory
-from tokens.events import SENT_COUNTER_KEY
 
 
 def _samples(response) -> dict[tuple[str, tuple], float]:

@@ -106,7 +106,7 @@ def test_acknowledge_action(client, staff_user, user):
 def test_savings_tiles_add_both_sources(client, user, acme):
     from decimal import Decimal
 
-    from tokens.models import SavingsRecord
+    from optimization.models import SavingsRecord
 
     post_usage(user, occurred_at=today_at(0), optimization={"technique": "compress", "original_tokens": 1400})
     SavingsRecord.objects.create(

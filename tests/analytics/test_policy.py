@@ -10,8 +10,8 @@ from django.urls import reverse
 from analytics.models import OptimizationPolicy
 from analytics.services import policies_refresh_all, policy_refresh
 from analytics.tasks import policies_refresh
+from optimization.models import SavingsRecord
 from tests.analytics.conftest import post_usage, today_at
-from tokens.models import SavingsRecord
 
 
 @pytest.fixture

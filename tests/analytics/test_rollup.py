@@ -11,11 +11,11 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from analytics.models import DailyUsage, UserDailyUsage
-from analytics.services import daily_usage_rebuild
+from analytics.rollups import daily_usage_rebuild
+from ingestion.services import usage_ingest, usage_reprice
 from tests.conftest import on_postgres
 from tests.factories import ModelPriceFactory
 from tokens.models import UsageRecord
-from tokens.services import usage_records_ingest, usage_records_reprice
 
 WHEN = "2026-11-20T10:00:00Z"
 
@@ -57,8 +57,8 @@ def _rollup_totals():
 
 @pytest.mark.django_db
 def test_ingestion_rolls_up_per_day_agent_model_tool(user, catalog):
-    usage_records_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(6)])
-    usage_records_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(6)])  # duplicates
+    usage_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(6)])
+    usage_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(6)])  # duplicates
     rows = DailyUsage.objects.filter(user=user).order_by("agent", "tool")
     assert [(r.agent, r.tool, r.requests) for r in rows] == [
         ("planner", "", 1),
@@ -74,7 +74,7 @@ def test_ingestion_rolls_up_per_day_agent_model_tool(user, catalog):
 
 @pytest.mark.django_db
 def test_optimization_and_cache_figures(user, catalog):
-    usage_records_ingest(
+    usage_ingest(
         user=user,
         api_key=None,
         payloads=[
@@ -91,7 +91,7 @@ def test_optimization_and_cache_figures(user, catalog):
 
 @pytest.mark.django_db
 def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
-    usage_records_ingest(
+    usage_ingest(
         user=user,
         api_key=None,
         payloads=[
@@ -99,7 +99,7 @@ def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
         ]
         + [_record(100 + i, occurred_at="2026-11-21T23:59:59Z", cache_hit=bool(i % 2)) for i in range(4)],
     )
-    usage_records_ingest(user=other_user, api_key=None, payloads=[_record(i, model="mystery-1") for i in range(3)])
+    usage_ingest(user=other_user, api_key=None, payloads=[_record(i, model="mystery-1") for i in range(3)])
     fields = ["user_id", "day", "agent", "model", "tool", *DailyUsage.COUNTERS]
     incremental = sorted(DailyUsage.objects.values_list(*fields))
     totals = sorted(UserDailyUsage.objects.values_list("user_id", "day", *UserDailyUsage.COUNTERS))
@@ -111,7 +111,7 @@ def test_rebuild_reproduces_incremental_rollup(user, other_user, catalog):
 
 @pytest.mark.django_db
 def test_repricing_moves_cost_into_the_rollup(user, catalog):
-    usage_records_ingest(
+    usage_ingest(
         user=user,
         api_key=None,
         payloads=[_record(i, model="mystery-1", agent="a", tool="") for i in range(2)],
@@ -124,7 +124,7 @@ def test_repricing_moves_cost_into_the_rollup(user, catalog):
         output_per_million=Decimal("2"),
         valid_from=datetime(2020, 1, 1, tzinfo=UTC),
     )
-    assert usage_records_reprice(models=["mystery-1"]) == 2
+    assert usage_reprice(models=["mystery-1"]) == 2
     row.refresh_from_db()
     assert (row.requests, row.unpriced_requests) == (2, 0)
     assert row.cost_usd == Decimal(1000 + 1001) / 10**6 + Decimal(2 * (200 + 201)) / 10**6
@@ -157,7 +157,7 @@ def test_concurrent_ingestion_keeps_rollup_equal_to_ledger(user, catalog):
             connection.close()
 
     def _ingest(t: int, b: int) -> None:
-        usage_records_ingest(
+        usage_ingest(
             user=user,
             api_key=None,
             payloads=[_record(t * 1000 + b * 100 + i, request_id=f"t{t}-b{b}-{i}") for i in range(10)],
@@ -177,8 +177,8 @@ def test_concurrent_ingestion_keeps_rollup_equal_to_ledger(user, catalog):
 
 @pytest.mark.django_db
 def test_rebuild_of_one_user_leaves_others(user, other_user, catalog):
-    usage_records_ingest(user=user, api_key=None, payloads=[_record(1)])
-    usage_records_ingest(user=other_user, api_key=None, payloads=[_record(1)])
+    usage_ingest(user=user, api_key=None, payloads=[_record(1)])
+    usage_ingest(user=other_user, api_key=None, payloads=[_record(1)])
     DailyUsage.objects.filter(user=user).update(requests=99)
     daily_usage_rebuild(start=date(2026, 11, 20), end=date(2026, 11, 20) + timedelta(days=0), user=user)
     assert list(DailyUsage.objects.order_by("user_id").values_list("user__username", "requests")) == [
@@ -193,7 +193,7 @@ def test_rebuild_command(user, catalog):
 
     from django.core.management import call_command
 
-    usage_records_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(3)])
+    usage_ingest(user=user, api_key=None, payloads=[_record(i) for i in range(3)])
     DailyUsage.objects.all().delete()
     UserDailyUsage.objects.all().delete()
     out = StringIO()

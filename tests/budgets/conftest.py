@@ -8,7 +8,7 @@ import pytest
 
 from budgets.models import Budget
 from budgets.services import budget_create
-from tokens.services import usage_records_ingest
+from ingestion.services import usage_ingest
 
 _request_ids = itertools.count()
 
@@ -36,7 +36,7 @@ def ingest(catalog):
             payload["reservation_id"] = str(payload["reservation_id"])
         if "occurred_at" in payload:
             payload["occurred_at"] = payload["occurred_at"].isoformat()
-        (result,) = usage_records_ingest(user=user, api_key=None, payloads=[payload])
+        (result,) = usage_ingest(user=user, api_key=None, payloads=[payload])
         assert result.status == "created", result.errors
         return result.record
 

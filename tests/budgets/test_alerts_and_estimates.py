@@ -17,9 +17,9 @@ from tests.factories import UsageRecordFactory
 def sent(monkeypatch):
     """Capture webhook posts and live events instead of sending them."""
     calls = {"webhooks": [], "events": []}
-    monkeypatch.setattr("analytics.alerts._post_webhook",
+    monkeypatch.setattr("analytics.delivery.webhook_post",
                         lambda url, secret, payload: calls["webhooks"].append((url, secret, payload)))
-    monkeypatch.setattr("tokens.events.publish",
+    monkeypatch.setattr("core.events.publish",
                         lambda user_id, kind, data: calls["events"].append((user_id, kind, data)))
     return calls
 
@@ -99,7 +99,8 @@ def test_an_unpriced_model_has_no_cost_estimate(user, catalog):
 
 
 def test_repricing_adds_the_new_cost_to_the_budget(user, make_budget, ingest):
-    from tokens.services import prices_import, usage_records_reprice
+    from ingestion.services import usage_reprice
+    from tokens.services import prices_import
 
     budget = make_budget(user=user, limit_usd=Decimal("1"))
     ingest(user, prompt=1000, completion=0, model="brand-new-model")
@@ -107,7 +108,7 @@ def test_repricing_adds_the_new_cost_to_the_budget(user, make_budget, ingest):
                                             "output_cost_per_token": 2e-06}},
                   valid_from=datetime(2000, 1, 1, tzinfo=UTC))
 
-    assert usage_records_reprice(models=["brand-new-model"]) == 1
+    assert usage_reprice(models=["brand-new-model"]) == 1
 
     (item,) = selectors.budget_figures(budgets=[budget])
     assert (item["spent_tokens"], item["spent_usd"]) == (1000, Decimal("0.001"))

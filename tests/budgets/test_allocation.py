@@ -5,7 +5,7 @@ import pytest
 from budgets.allocation import DEFAULT_PRIORITIES, AllocationError, allocate
 from budgets.models import Budget, BudgetChange
 from budgets.services import budgets_allocate
-from netra_site.api_errors import ApiError
+from core.errors import DomainError
 
 
 def test_plan_defaults_come_out_exactly_at_their_total():
@@ -54,9 +54,9 @@ def test_allocating_under_a_user_budget_creates_and_then_updates_agent_budgets(u
 
 
 @pytest.mark.django_db
-def test_allocating_too_little_raises_an_api_error(user, staff_user, make_budget):
+def test_allocating_too_little_raises_a_domain_error(user, staff_user, make_budget):
     parent = make_budget(user=user, limit_tokens=100)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         budgets_allocate(parent=parent, by=staff_user, total=100, priorities={"a": 1, "b": 1}, minimum=60)
     assert exc.value.code == "allocation_invalid"
     assert not Budget.objects.filter(parent=parent).exists()

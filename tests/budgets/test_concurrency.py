@@ -11,10 +11,10 @@ from django.db.models import Sum
 
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
 from budgets.services import budget_check, budget_create
+from ingestion.services import usage_ingest
 from tests.concurrency import race
 from tests.conftest import on_postgres
 from tests.factories import UserFactory
-from tokens.services import usage_records_ingest
 
 THREADS = 32 if on_postgres else 4
 
@@ -53,7 +53,7 @@ def test_concurrent_reserve_and_commit_cycles_keep_committed_plus_reserved_under
                                  reserve=True)
             outcomes.append(check.allowed)
             if check.allowed:
-                usage_records_ingest(user=user, api_key=None, payloads=[{
+                usage_ingest(user=user, api_key=None, payloads=[{
                     "request_id": f"t{i}-{n}", "model": "gpt-4o", "agent": "a", "prompt_tokens": 100,
                     "completion_tokens": 40, "reservation_id": str(check.reservation.pk),
                 }])

@@ -10,7 +10,7 @@ from django.utils import timezone
 from budgets import services
 from budgets.models import Reservation, ReservationHold
 from budgets.services import budget_check, reservation_commit, reservation_release, reservations_expire
-from netra_site.api_errors import ApiError
+from core.errors import Conflict, DomainError, NotFound
 from tests.factories import UsageRecordFactory
 from tokens.models import UsageRecord
 
@@ -71,9 +71,9 @@ def test_usage_with_reservation_id_replaces_the_hold_by_the_actual_cost(user, bu
 def test_release_after_commit_is_a_conflict(user, budget, ingest):
     reservation = reserve(user).reservation
     ingest(user, prompt=10, completion=10, reservation_id=reservation.pk)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         reservation_release(user=user, reservation_id=reservation.pk)
-    assert (exc.value.status_code, exc.value.code) == (409, "reservation_committed")
+    assert (type(exc.value), exc.value.code) == (Conflict, "reservation_committed")
 
 
 def test_commit_without_usage_closes_the_hold_and_charges_nothing(user, budget):
@@ -116,9 +116,9 @@ def test_the_celery_task_runs_the_expiry(user, budget):
 
 def test_release_after_expiry_is_a_conflict_and_marks_it_expired(user, budget):
     reservation = reserve(user, now=timezone.now() - timedelta(minutes=11)).reservation
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         reservation_release(user=user, reservation_id=reservation.pk)
-    assert (exc.value.status_code, exc.value.code) == (409, "reservation_expired")
+    assert (type(exc.value), exc.value.code) == (Conflict, "reservation_expired")
     reservation.refresh_from_db()
     assert reservation.status == "expired"
 
@@ -158,9 +158,9 @@ def test_usage_naming_an_unknown_reservation_is_stored_and_charged(user, budget,
 
 def test_releasing_another_users_reservation_looks_like_a_missing_one(user, other_user, budget):
     reservation = reserve(user).reservation
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         reservation_release(user=other_user, reservation_id=reservation.pk)
-    assert (exc.value.status_code, exc.value.code) == (404, "not_found")
+    assert (type(exc.value), exc.value.code) == (NotFound, "not_found")
     assert Reservation.objects.get().status == "active"
 
 
@@ -184,8 +184,9 @@ def test_a_rolled_back_ingestion_neither_charges_nor_settles(user, make_budget, 
     with pytest.raises(RuntimeError):
         with transaction.atomic():
             record.save()
-            services.usage_apply(records=[record])
-            raise RuntimeError("ingestion failed after the receiver ran")
+            services.reservations_settle(records=[record])
+            services.budget_windows_charge(records=[record])
+            raise RuntimeError("ingestion failed after the budget steps ran")
     reservation.refresh_from_db()
     assert reservation.status == "active"
     assert live(user) == (0, 1500)

@@ -167,12 +167,12 @@ def test_a_new_budget_counts_the_current_windows_spend_already_in_the_ledger(db,
 
     from budgets.selectors import budgets_for_user
     from budgets.services import budget_create
+    from ingestion.services import usage_ingest
     from tests.factories import UserFactory
-    from tokens.services import usage_records_ingest
 
     carol = UserFactory(username="carol")
     now = timezone.now()
-    usage_records_ingest(user=carol, api_key=None, payloads=[
+    usage_ingest(user=carol, api_key=None, payloads=[
         # gpt-4: 1000 * $30/1M = $0.03 each
         {"request_id": "today", "model": "gpt-4", "agent": "triage", "prompt_tokens": 1000, "completion_tokens": 0,
          "occurred_at": now.isoformat()},

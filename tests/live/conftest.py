@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tokens import events
+from core import events
 
 RUN_PREFIX = f"netra-test-{uuid.uuid4().hex[:8]}"
 

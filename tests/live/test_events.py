@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from decimal import Decimal
 
 import pytest
@@ -12,10 +10,10 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db import transaction
 
+from core import events
+from ingestion.services import usage_ingest
 from tests.live.conftest import bearer_headers, run
 from tests.live.test_consumer import RECORD, post_usage
-from tokens import events
-from tokens.services import usage_records_ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_usage_rolled_back_is_never_announced(user, api, connect):
     def ingest_then_fail():
         with pytest.raises(RuntimeError), transaction.atomic():
-            usage_records_ingest(user=user, api_key=None, payloads=[{**RECORD, "request_id": "rolled-back"}])
+            usage_ingest(user=user, api_key=None, payloads=[{**RECORD, "request_id": "rolled-back"}])
             raise RuntimeError("the caller's transaction failed")
 
     async def scenario():
@@ -76,9 +74,7 @@ def test_token_usage_carries_the_tightest_budgets_remaining(api, connect, monkey
         first = records[0]
         return {first.pk: {"tokens_remaining": 98720, "usd_remaining": Decimal("4.997480000000")}}
 
-    fake = types.ModuleType("budgets.selectors")
-    fake.remaining_for_records = remaining_for_records
-    monkeypatch.setitem(sys.modules, "budgets.selectors", fake)
+    monkeypatch.setattr("ingestion.services.remaining_for_records", remaining_for_records)
     batch = [{**RECORD, "request_id": "with-budget"}, {**RECORD, "request_id": "no-budget"}]
 
     async def scenario():
@@ -98,9 +94,7 @@ def test_a_failing_budget_lookup_still_announces_the_usage(api, connect, monkeyp
     def remaining_for_records(*, records):
         raise RuntimeError("budgets are down")
 
-    fake = types.ModuleType("budgets.selectors")
-    fake.remaining_for_records = remaining_for_records
-    monkeypatch.setitem(sys.modules, "budgets.selectors", fake)
+    monkeypatch.setattr("ingestion.services.remaining_for_records", remaining_for_records)
 
     async def scenario():
         comm, _, _ = await connect(bearer_headers(api.raw_key))

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import types
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from live.selectors import live_day_bounds
+from live.templatetags.live_format import percent, usd
 from tests.factories import UsageRecordFactory
-from tokens.live_selectors import live_day_bounds
-from tokens.templatetags.live_format import percent, usd
 
 
 @pytest.fixture
@@ -124,9 +122,8 @@ def test_budget_gauges_come_from_the_budgets_app(client, user, monkeypatch):
         "remaining_usd": Decimal("1.5"), "percent_used": Decimal("85.0"), "enforcement": "hard",
         "window_start": timezone.now().replace(microsecond=0), "window_end": None, "status": "warning",
     }
-    fake = types.ModuleType("budgets.selectors")
-    fake.budgets_for_user = lambda *, user: [budget] if user.username == "alice" else []
-    monkeypatch.setitem(sys.modules, "budgets.selectors", fake)
+    monkeypatch.setattr("analytics.selectors.budgets_for_user",
+                        lambda *, user: [budget] if user.username == "alice" else [])
     client.force_login(user)
     response = client.get("/live/")
     html = response.content.decode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import types
 from decimal import Decimal
 from io import StringIO
@@ -12,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tokens.demo import AGENT_PROFILES
+from demo.services import AGENT_PROFILES
 from tokens.models import ApiKey, UsageRecord
 
 
@@ -97,9 +96,9 @@ def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypat
         def close(self, *, flush=True):
             pass
 
-    sdk = types.ModuleType("netra_client")
-    sdk.NetraClient, sdk.NetraError, sdk.ConnectionFailed = NetraClient, NetraError, ConnectionFailed
-    monkeypatch.setitem(sys.modules, "netra_client", sdk)
+    monkeypatch.setattr("netra_client.NetraClient", NetraClient)
+    monkeypatch.setattr("netra_client.NetraError", NetraError)
+    monkeypatch.setattr("netra_client.ConnectionFailed", ConnectionFailed)
     out = StringIO()
     call_command("simulate_agents", users=1, rate=1000, calls=4, base_url="http://127.0.0.1:9", force=True,
                  stdout=out)
@@ -121,7 +120,7 @@ def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypat
     ],
 )
 def test_simulator_defaults_to_where_make_run_serves(monkeypatch, environ, url):
-    from tokens.management.commands.simulate_agents import Command
+    from demo.management.commands.simulate_agents import Command
 
     for name in ("HOST", "PORT"):
         monkeypatch.delenv(name, raising=False)

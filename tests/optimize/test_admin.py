@@ -8,10 +8,10 @@ import pytest
 @pytest.mark.parametrize(
     "path",
     [
-        "/admin/tokens/prompttemplate/",
-        "/admin/tokens/userpreference/",
-        "/admin/tokens/savingsrecord/",
-        "/admin/tokens/responsecacheentry/",
+        "/admin/optimization/prompttemplate/",
+        "/admin/optimization/userpreference/",
+        "/admin/optimization/savingsrecord/",
+        "/admin/optimization/responsecacheentry/",
     ],
 )
 def test_admin_changelists_render(client, staff_user, catalog, path):
@@ -21,11 +21,19 @@ def test_admin_changelists_render(client, staff_user, catalog, path):
 
 
 def test_template_admin_shows_counts_and_savings(client, staff_user, catalog):
-    from tokens.models import PromptTemplate
+    from optimization.models import PromptTemplate
 
     client.force_login(staff_user)
     triage = PromptTemplate.objects.get(name="triage")
-    body = client.get("/admin/tokens/prompttemplate/").content.decode()
+    body = client.get("/admin/optimization/prompttemplate/").content.decode()
     assert f"{triage.tokens_saved:,} tok ({triage.savings_percent}%)" in body
-    change = client.get(f"/admin/tokens/prompttemplate/{triage.pk}/change/")
+    change = client.get(f"/admin/optimization/prompttemplate/{triage.pk}/change/")
     assert change.status_code == 200
+
+
+def test_old_admin_links_of_the_moved_models_redirect(client, staff_user):
+    client.force_login(staff_user)
+    response = client.get("/admin/tokens/prompttemplate/3/change/?_changelist_filters=x")
+    assert (response.status_code, response["Location"]) == (
+        301, "/admin/optimization/prompttemplate/3/change/?_changelist_filters=x"
+    )

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from tokens.models import PromptTemplate, ResponseCacheEntry, SavingsRecord
+from optimization.models import PromptTemplate, ResponseCacheEntry, SavingsRecord
 from tokens.tokenizer import count_messages, count_text
 
 MODEL = "gpt-4o"
@@ -34,7 +34,7 @@ def _price(model=MODEL):
 def test_optimize_prompt_reports_exact_tokens_and_records_saving(
     api, user, django_capture_on_commit_callbacks
 ):
-    from tokens.optimize.compression import compress
+    from optimization.compression import compress
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         res = api.post(
@@ -56,7 +56,7 @@ def test_optimize_prompt_reports_exact_tokens_and_records_saving(
 
 
 def test_token_optimization_event_payload(user, catalog, monkeypatch):
-    from tokens.optimize import savings
+    from optimization import savings
 
     sent = []
     monkeypatch.setattr(savings, "publish", lambda uid, kind, data: sent.append((uid, kind, data)))
@@ -331,7 +331,7 @@ def test_cache_ttl_expires(api, monkeypatch):
 
     from django.utils import timezone
 
-    from tokens.optimize import cache as response_cache
+    from optimization import cache as response_cache
 
     timeouts = []
     real_set = response_cache.cache.set

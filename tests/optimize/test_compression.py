@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tokens.optimize import compression
-from tokens.optimize.compression import LEVELS, NEGATIONS, fenced_blocks
-from tokens.optimize.phrase_rules import (
+from optimization import compression
+from optimization.compression import LEVELS, NEGATIONS, fenced_blocks
+from optimization.phrase_rules import (
     AGGRESSIVE_RULES,
     ARTICLE_RULES,
     NEGATION_KEEPING_RULES,
     PHRASE_RULES,
 )
-from tokens.optimize.preservation import json_blocks, preservation_report
+from optimization.preservation import json_blocks, preservation_report
 
 
 @functools.cache

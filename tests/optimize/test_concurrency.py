@@ -7,10 +7,10 @@ import threading
 import pytest
 from django.db import connection
 
+from optimization.cache import cache_lookup
+from optimization.models import ResponseCacheCounter
 from tests.conftest import on_postgres
 from tests.factories import UserFactory
-from tokens.models import ResponseCacheCounter
-from tokens.optimize.cache import cache_lookup
 
 
 @pytest.mark.django_db(transaction=True)

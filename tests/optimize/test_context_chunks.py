@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tokens.models import SavingsRecord
-from tokens.optimize.chunking import chunk_text
-from tokens.optimize.context import ContextTooSmall, fit_context
+from optimization.chunking import chunk_text
+from optimization.context import ContextTooSmall, fit_context
+from optimization.models import SavingsRecord
 from tokens.tokenizer import count_messages, count_text
 
 MODEL = "gpt-4o"
@@ -214,7 +214,7 @@ def test_newest_tool_result_keeps_its_call():
 
 def test_chunking_counts_each_piece_a_bounded_number_of_times(monkeypatch):
     """Packing must stay linear: it once re-counted the growing chunk for every piece."""
-    from tokens.optimize import chunking
+    from optimization import chunking
 
     calls = {"n": 0, "chars": 0}
 

@@ -57,7 +57,7 @@ def test_cache_miss_store_hit(netra):
 
 
 def test_templates_select_and_render(netra):
-    from tokens.models import PromptTemplate
+    from optimization.models import PromptTemplate
 
     PromptTemplate.objects.create(name="sdk_triage", agent_type="sdk", richness="low",
                                   body="Triage: {{user_request}}", baseline_body="Please triage this: {{user_request}}")

@@ -7,11 +7,11 @@ so the embedded run races 4 threads against the same invariant.
 
 import pytest
 
+from ingestion.services import usage_ingest
 from tests.concurrency import race
 from tests.conftest import on_postgres
 from tests.factories import UserFactory
 from tokens.models import Run, UsageRecord
-from tokens.services import usage_records_ingest
 
 THREADS = 16 if on_postgres else 4
 
@@ -22,7 +22,7 @@ def test_concurrent_duplicates_are_stored_and_counted_once(catalog):
     payload = {"request_id": "same", "model": "gpt-4o", "run_id": "R",
                "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
 
-    results = race(lambda i: usage_records_ingest(user=user, api_key=None, payloads=[dict(payload)])[0], THREADS)
+    results = race(lambda i: usage_ingest(user=user, api_key=None, payloads=[dict(payload)])[0], THREADS)
 
     statuses = sorted(r.status for r in results)
     assert statuses == ["created"] + ["duplicate"] * (THREADS - 1)
@@ -40,7 +40,7 @@ def test_concurrent_overlapping_batches_store_each_record_once(catalog):
         ids = ids[i:] + ids[:i]
         payloads = [{"request_id": f"r{n}", "model": "gpt-4o", "prompt_tokens": n, "completion_tokens": 1}
                     for n in ids]
-        return usage_records_ingest(user=user, api_key=None, payloads=payloads)
+        return usage_ingest(user=user, api_key=None, payloads=payloads)
 
     results = race(batch, THREADS)
 

@@ -90,7 +90,7 @@ def test_admin_usage_ledger_is_read_only_and_filterable(admin_client, api):
 
 def test_seed_demo_creates_users_budgets_and_a_month_of_usage(db, catalog, tmp_path, monkeypatch, settings):
     settings.DEBUG = True  # the test runner forces DEBUG=False
-    from tokens import demo
+    from demo import services as demo
 
     monkeypatch.setattr(demo, "CREDENTIALS_FILE", tmp_path / "creds")
     out = StringIO()

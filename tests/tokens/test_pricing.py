@@ -11,10 +11,11 @@ from openai.types.completion_usage import CompletionTokensDetails, PromptTokensD
 from openai.types.responses import ResponseUsage
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from ingestion.services import usage_reprice
 from tests.factories import ModelPriceFactory
 from tokens.models import UsageRecord
 from tokens.pricing import TokenCounts, cost_of
-from tokens.services import prices_import, usage_records_reprice
+from tokens.services import prices_import
 
 
 def post(api, **record):
@@ -168,11 +169,11 @@ def test_unknown_model_is_stored_unpriced_then_repriced(api, user):
     assert body["cost_usd"] == "0"
     prices_import(data={"acme-nova": {"litellm_provider": "acme", "mode": "chat",
                                       "input_cost_per_token": Decimal("7e-07"), "output_cost_per_token": 0}})
-    assert usage_records_reprice(models=["acme-nova"]) == 1
+    assert usage_reprice(models=["acme-nova"]) == 1
     record = UsageRecord.objects.get(request_id="u1")
     assert record.priced is True
     assert record.cost_usd == Decimal("0.7")
-    assert usage_records_reprice(models=["acme-nova"]) == 0  # nothing priced twice
+    assert usage_reprice(models=["acme-nova"]) == 0  # nothing priced twice
 
 
 def test_cost_is_exact_decimal_arithmetic():

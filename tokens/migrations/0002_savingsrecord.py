@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import tokens.models
+import core.db
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='SavingsRecord',
             fields=[
-                ('id', models.UUIDField(default=tokens.models.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.db.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('source', models.CharField(choices=[('optimize', 'optimization'), ('cache', 'cache hit'), ('template', 'lean template')], max_length=16)),
                 ('technique', models.CharField(max_length=100)),
                 ('model', models.CharField(blank=True, default='', max_length=200)),

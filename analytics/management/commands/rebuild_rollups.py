@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from analytics.services import daily_usage_rebuild
+from analytics.rollups import daily_usage_rebuild
 
 
 class Command(BaseCommand):

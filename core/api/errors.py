@@ -1,0 +1,113 @@
+"""One JSON error shape for the whole API, mapped in one place.
+
+Every error is ``{"error": {"code", "message", "fields"}}`` with a 4xx status.
+Services raise domain errors (core.errors); DRF raises its own exceptions;
+this handler turns both into that shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import sync_and_async_middleware
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core import errors
+
+DOMAIN_STATUS = {
+    errors.InvalidInput: status.HTTP_400_BAD_REQUEST,
+    errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+DRF_CODES = {
+    exceptions.NotAuthenticated: ("not_authenticated", status.HTTP_401_UNAUTHORIZED),
+    exceptions.AuthenticationFailed: ("authentication_failed", status.HTTP_401_UNAUTHORIZED),
+    exceptions.PermissionDenied: ("permission_denied", status.HTTP_403_FORBIDDEN),
+    exceptions.NotFound: ("not_found", status.HTTP_404_NOT_FOUND),
+    exceptions.MethodNotAllowed: ("method_not_allowed", status.HTTP_405_METHOD_NOT_ALLOWED),
+    exceptions.ParseError: ("malformed_json", status.HTTP_400_BAD_REQUEST),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE),
+    exceptions.Throttled: ("throttled", status.HTTP_429_TOO_MANY_REQUESTS),
+}
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def domain_status(exc: errors.DomainError) -> int:
+    for klass in type(exc).__mro__:
+        if klass in DOMAIN_STATUS:
+            return DOMAIN_STATUS[klass]
+    return status.HTTP_400_BAD_REQUEST
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {k: _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(v) for v in detail]
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, errors.DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=domain_status(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("body_too_large", "The request body is larger than the server accepts.",
+                       {"body": ["Request body too large."]}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _flatten(exc.detail)}
+        names = ", ".join(fields) if isinstance(fields, dict) else ""
+        response.data = error_body("invalid", f"Invalid input: {names}." if names else "Invalid input.", fields)
+        return response
+    for klass, (code, http_status) in DRF_CODES.items():
+        if isinstance(exc, klass):
+            response.status_code = http_status
+            response.data = error_body(code, str(getattr(exc, "detail", exc)))
+            return response
+    response.data = error_body(getattr(exc, "default_code", "error"), str(getattr(exc, "detail", exc)))
+    return response
+
+
+def _api_not_found(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if (
+        response.status_code == status.HTTP_404_NOT_FOUND
+        and request.path_info.startswith("/api/")
+        and not response.get("Content-Type", "").startswith("application/json")
+    ):
+        return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+    return response
+
+
+@sync_and_async_middleware
+def api_not_found_middleware(get_response):
+    """A 404 under /api/ that no API view answered (no URL matched) is the JSON error shape, with
+    DEBUG on or off: Django's handler404 is skipped under DEBUG. Pages elsewhere keep the HTML 404."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            return _api_not_found(request, await get_response(request))
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            return _api_not_found(request, get_response(request))
+
+    return middleware

@@ -1,0 +1,43 @@
+"""Serializer fields shared by the API's input serializers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from core.limits import MAX_TOKENS
+
+
+class TokenCountField(serializers.IntegerField):
+    """A token count from 0 to ``MAX_TOKENS``: bounded so that no sum or cost built from it can overflow.
+
+    A number with a fraction (``1.5``) is rejected; an integral one (``1e3``) is read as the integer.
+    """
+
+    default_error_messages = {
+        "max_value": "At most {max_value:,} tokens.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_TOKENS)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, float):
+            if not data.is_integer():
+                self.fail("invalid")
+            return int(data)
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that takes only JSON strings: DRF's coerces numbers (``123`` to ``"123"``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -1,0 +1,29 @@
+"""Create the demo users and their month of usage, and print the demo logins."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from demo.services import DEMO_USERS, demo_budgets_ensure, demo_usage_generate, demo_users_ensure
+
+
+class Command(BaseCommand):
+    help = "Demo data for a first start: admin (staff) and two customers with a month of usage."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="allow with DEBUG=False")
+
+    def handle(self, *args, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Refusing to create demo users with DEBUG=False (pass --force).")
+        creds = demo_users_ensure()
+        for username, staff in DEMO_USERS:
+            if not staff:
+                created = demo_usage_generate(username=username)
+                if created:
+                    self.stdout.write(f"Generated {created} demo usage records for {username}.")
+        if demo_budgets_ensure():
+            self.stdout.write("Created demo budgets for alice and bob (see /admin/budgets/budget/).")
+        self.stdout.write("Demo logins (random per install, kept in .demo_credentials):")
+        for username, staff in DEMO_USERS:
+            role = "staff admin" if staff else "customer"
+            self.stdout.write(f"  {username:<6} {creds.get(username, '(password set elsewhere)')}   ({role})")

@@ -1,0 +1,307 @@
+"""Response cache: exact-match on the request, payloads in the Django cache.
+
+Key: sha256 of canonical JSON (sorted keys, no whitespace) of the canonical
+model name, the messages and the parameters that change the answer. Entries
+are private to a user (scope ``u:<id>``) unless a service key stores them
+with ``shared``. The payload lives in the Django cache (Redis when
+``REDIS_URL`` is set) with the entry's TTL; a small index table keeps size,
+last use and expiry so the size limit evicts least-recently-used entries the
+same way on every backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from core.errors import InvalidInput
+from optimization.models import ResponseCacheCounter, ResponseCacheEntry, SavingsRecord
+from optimization.savings import savings_record_create, usd_for_tokens
+from tokens.pricing import catalog
+from tokens.tokenizer import count_messages, count_text
+
+# Parameters that change the answer; anything else (user, metadata, stream,
+# timeouts) does not take part in the key.
+KEY_PARAMS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "n",
+    "seed",
+    "stop",
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "response_format",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+    "reasoning",
+    "system",
+    "parallel_tool_calls",
+    "modalities",
+    "audio",
+    "prediction",
+    "thinking",
+)
+SHARED_SCOPE = "shared"
+CACHE_PREFIX = "netra:rc:"
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def default_ttl() -> int:
+    return _setting("NETRA_RESPONSE_CACHE_TTL_SECONDS", 3600)
+
+
+def max_entries() -> int:
+    return _setting("NETRA_RESPONSE_CACHE_MAX_ENTRIES", 10_000)
+
+
+def max_bytes() -> int:
+    return _setting("NETRA_RESPONSE_CACHE_MAX_BYTES", 256 * 1024 * 1024)
+
+
+def canonical_model(model: str) -> str:
+    return catalog.canonical_name(model) or model
+
+
+def cache_key(*, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None) -> str:
+    """sha256 of the canonical request; key order anywhere in it does not matter."""
+    relevant = {k: v for k, v in (params or {}).items() if k in KEY_PARAMS and v is not None}
+    payload = {"model": canonical_model(model), "messages": messages, "params": relevant}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def user_scope(user) -> str:
+    return f"u:{user.pk}"
+
+
+def _storage_key(scope: str, key_hash: str) -> str:
+    return f"{CACHE_PREFIX}{scope}:{key_hash}"
+
+
+@dataclass
+class LookupResult:
+    hit: bool
+    key: str
+    response: Any = None
+    shared: bool = False
+    tokens_saved: int = 0
+    usd_saved: Decimal = Decimal(0)
+    stored_at: str | None = None
+    expires_at: str | None = None
+
+
+def _count(*, user, hit: bool, tokens: int = 0, usd: Decimal = Decimal(0)) -> None:
+    day = timezone.localdate()
+    changes = (
+        {"hits": F("hits") + 1, "tokens_saved": F("tokens_saved") + tokens, "usd_saved": F("usd_saved") + usd}
+        if hit
+        else {"misses": F("misses") + 1}
+    )
+    qs = ResponseCacheCounter.objects.filter(user=user, day=day)
+    if qs.update(**changes):
+        return
+    try:
+        with transaction.atomic():
+            ResponseCacheCounter.objects.create(
+                user=user,
+                day=day,
+                hits=int(hit),
+                misses=int(not hit),
+                tokens_saved=tokens if hit else 0,
+                usd_saved=usd if hit else Decimal(0),
+            )
+    except IntegrityError:  # a concurrent first lookup of the day created it
+        qs.update(**changes)
+
+
+def cache_lookup(
+    *, user, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None, agent: str = ""
+) -> LookupResult:
+    """Private entry first, then shared. A hit records what it saved."""
+    key = cache_key(model=model, messages=messages, params=params)
+    for scope in (user_scope(user), SHARED_SCOPE):
+        payload = cache.get(_storage_key(scope, key))
+        if payload is None:
+            continue
+        now = timezone.now()
+        ResponseCacheEntry.objects.filter(scope=scope, key_hash=key).update(
+            last_used_at=now, hits=F("hits") + 1
+        )
+        tokens = payload["input_tokens"] + payload["output_tokens"]
+        usd = usd_for_tokens(
+            model=payload["model"],
+            input_tokens=payload["input_tokens"],
+            output_tokens=payload["output_tokens"],
+        )
+        with transaction.atomic():
+            _count(user=user, hit=True, tokens=tokens, usd=usd)
+            savings_record_create(
+                user=user,
+                source=SavingsRecord.SOURCE_CACHE,
+                technique="response_cache",
+                model=payload["model"],
+                original_tokens=tokens,
+                optimized_tokens=0,
+                output_tokens_saved=payload["output_tokens"],
+                agent=agent,
+            )
+        return LookupResult(
+            True,
+            key,
+            payload["response"],
+            scope == SHARED_SCOPE,
+            tokens,
+            usd,
+            payload["stored_at"],
+            payload["expires_at"],
+        )
+    _count(user=user, hit=False)
+    return LookupResult(False, key)
+
+
+class EntryTooLarge(InvalidInput):
+    """One entry alone is larger than the whole cache may hold."""
+
+    def __init__(self, *, size: int, limit: int) -> None:
+        message = f"The entry is {size} bytes; the cache holds at most {limit}."
+        super().__init__(message, code="entry_too_large", fields={"response": [message]})
+        self.size = size
+        self.limit = limit
+
+
+@dataclass
+class StoreResult:
+    key: str
+    shared: bool
+    expires_at: str
+    size_bytes: int
+    evicted: int
+
+
+def cache_store(
+    *,
+    user,
+    model: str,
+    messages: list[dict[str, Any]],
+    response: Any,
+    params: dict[str, Any] | None = None,
+    output_tokens: int | None = None,
+    ttl_seconds: int | None = None,
+    shared: bool = False,
+) -> StoreResult:
+    key = cache_key(model=model, messages=messages, params=params)
+    scope = SHARED_SCOPE if shared else user_scope(user)
+    ttl = ttl_seconds or default_ttl()
+    now = timezone.now()
+    expires = now + timedelta(seconds=ttl)
+    input_tokens = count_messages(messages, model).tokens
+    if output_tokens is None:
+        text = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
+        output_tokens = count_text(text, model).tokens
+    payload = {
+        "model": canonical_model(model),
+        "response": response,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "stored_at": now.isoformat(),
+        "expires_at": expires.isoformat(),
+    }
+    size = len(json.dumps(payload, ensure_ascii=False).encode())
+    if size > max_bytes():
+        raise EntryTooLarge(size=size, limit=max_bytes())
+    ResponseCacheEntry.objects.update_or_create(
+        scope=scope,
+        key_hash=key,
+        defaults={
+            "user": user,
+            "model": payload["model"],
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "size_bytes": size,
+            "created_at": now,
+            "expires_at": expires,
+            "last_used_at": now,
+        },
+    )
+    cache.set(_storage_key(scope, key), payload, timeout=ttl)
+    evicted = cache_evict()
+    return StoreResult(key, shared, expires.isoformat(), size, evicted)
+
+
+def cache_evict() -> int:
+    """Drop expired index rows, then least-recently-used entries beyond the limits."""
+    now = timezone.now()
+    expired = list(
+        ResponseCacheEntry.objects.filter(expires_at__lte=now).values_list("pk", "scope", "key_hash")
+    )
+    victims = list(expired)
+    limit_entries, limit_bytes = max_entries(), max_bytes()
+    live = ResponseCacheEntry.objects.filter(expires_at__gt=now)
+    count, size = live.count(), live.aggregate(size=Sum("size_bytes"))["size"] or 0
+    if count > limit_entries or size > limit_bytes:
+        for pk, scope, key_hash, entry_size in (
+            live.order_by("last_used_at", "pk")
+            .values_list("pk", "scope", "key_hash", "size_bytes")
+            .iterator()
+        ):
+            if count <= limit_entries and size <= limit_bytes:
+                break
+            victims.append((pk, scope, key_hash))
+            count -= 1
+            size -= entry_size
+    if not victims:
+        return 0
+    cache.delete_many([_storage_key(scope, key_hash) for _, scope, key_hash in victims])
+    ResponseCacheEntry.objects.filter(pk__in=[pk for pk, _, _ in victims]).delete()
+    return len(victims) - len(expired)
+
+
+def _stats_out(row: dict[str, Any]) -> dict[str, Any]:
+    hits, misses = row["hits"] or 0, row["misses"] or 0
+    lookups = hits + misses
+    return {
+        "hits": hits,
+        "misses": misses,
+        "hit_rate": round(hits / lookups, 4) if lookups else 0.0,
+        "tokens_saved": row["tokens_saved"] or 0,
+        "usd_saved": row["usd_saved"] or Decimal(0),
+    }
+
+
+def cache_stats(*, user=None) -> dict[str, Any]:
+    """Totals for one user, or for everyone when ``user`` is None."""
+    qs = ResponseCacheCounter.objects.all()
+    if user is not None:
+        qs = qs.filter(user=user)
+    row = qs.aggregate(
+        hits=Sum("hits"), misses=Sum("misses"), tokens_saved=Sum("tokens_saved"), usd_saved=Sum("usd_saved")
+    )
+    out = _stats_out(row)
+    entries = ResponseCacheEntry.objects.filter(expires_at__gt=timezone.now())
+    if user is not None:
+        entries = entries.filter(scope=user_scope(user))
+    out["entries"] = entries.count()
+    return out

@@ -1,0 +1,265 @@
+"""Usage ledger writes: validate, price and store posted records; price stored unpriced ones.
+
+These are the tokens-layer steps of the ingestion pipeline; the pipeline
+itself (``ingestion.services.usage_ingest``) calls them in order together with
+the budget, rollup, alert and live-event steps of the layers above.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connections, router
+
+from core.db import insert_sql, rows_lock
+from core.errors import InvalidInput, PermissionDenied
+from core.money import COST_QUANTUM, ZERO
+from tokens.models import ApiKey, Run, UsageRecord
+from tokens.pricing import catalog, cost_of
+from tokens.usage_input import FieldErrors, UsageInput, parse_usage_record
+
+User = get_user_model()
+
+
+@dataclass
+class RecordResult:
+    """What became of one posted record."""
+
+    index: int
+    status: str  # "created" | "duplicate" | "invalid"
+    record: UsageRecord | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    # Why an invalid record was refused when it was not its fields: "permission_denied" or "unknown_user".
+    error_code: str = ""
+    # Later results in the same batch that repeat this one's request_id.
+    repeats: list[RecordResult] = field(default_factory=list)
+
+
+@dataclass
+class UsageBatch:
+    """One request's records on their way through the pipeline, in posted order."""
+
+    now: datetime
+    results: list[RecordResult] = field(default_factory=list)
+    # Valid records, the first of each (user, request_id): validated input, then the priced row.
+    valid: list[tuple[RecordResult, UsageInput, Any]] = field(default_factory=list)
+    priced: list[tuple[RecordResult, UsageRecord]] = field(default_factory=list)
+    # Rows this request stored (not duplicates): what budgets, rollups and live events act on.
+    created: list[UsageRecord] = field(default_factory=list)
+
+
+def acting_user_resolve(*, user, api_key: ApiKey | None, username: str | None, cache: dict | None = None):
+    """Who a request acts for: the key's user, or (service keys only) a named user."""
+    if not username or username == user.get_username():
+        return user
+    if api_key is None or not api_key.is_service:
+        raise PermissionDenied("Only a service key may act for another user.",
+                               fields={"user": ["Only a service key may act for another user."]})
+    if cache is not None and username in cache:
+        found = cache[username]
+    else:
+        found = User.objects.filter(username=username, is_active=True).first()
+        if cache is not None:
+            cache[username] = found
+    if found is None:
+        message = f"Unknown user {username!r}."
+        raise InvalidInput(message, code="unknown_user", fields={"user": [message]})
+    return found
+
+
+def _provider_of(model: str) -> str:
+    price = catalog.latest(model)
+    return price.provider if price else ""
+
+
+def usage_validate(*, user, api_key: ApiKey | None, payloads: list[Any], now: datetime) -> UsageBatch:
+    """Check every posted record and who it is for; a bad record never stops the good ones.
+
+    A request_id repeated inside the batch is answered with the first one's
+    outcome (status "duplicate") and is stored once.
+    """
+    batch = UsageBatch(now=now)
+    users: dict[str, Any] = {}
+    first: dict[tuple[int, str], RecordResult] = {}
+    for index, payload in enumerate(payloads):
+        result = RecordResult(index=index, status="invalid")
+        batch.results.append(result)
+        try:
+            parsed = parse_usage_record(payload, provider_of=_provider_of, now=now)
+            acting = acting_user_resolve(user=user, api_key=api_key, username=parsed.user, cache=users)
+        except FieldErrors as exc:
+            result.errors = exc.errors
+            continue
+        except (PermissionDenied, InvalidInput) as exc:
+            result.errors = exc.fields
+            result.error_code = exc.code
+            continue
+        key = (acting.pk, parsed.request_id)
+        if key in first:
+            result.status = "duplicate"
+            first[key].repeats.append(result)
+            continue
+        first[key] = result
+        batch.valid.append((result, parsed, acting))
+    return batch
+
+
+def usage_price(*, batch: UsageBatch) -> None:
+    """Price each valid record at the catalog version valid when it occurred (unknown models: unpriced)."""
+    for result, data, acting in batch.valid:
+        price = catalog.resolve(data.model, data.occurred_at)
+        # Quantized and in UTC, as the database hands them back: the created record is returned as built.
+        cost = (cost_of(price, data.counts) if price else ZERO).quantize(COST_QUANTUM)
+        counts = data.counts
+        batch.priced.append((result, UsageRecord(
+            user=acting,
+            request_id=data.request_id,
+            run_id=data.run_id,
+            agent=data.agent,
+            tool=data.tool,
+            model=data.model,
+            provider=price.provider if price else "",
+            input_tokens=counts.input,
+            cached_input_tokens=counts.cached_input,
+            cache_write_tokens=counts.cache_write,
+            output_tokens=counts.output,
+            reasoning_tokens=counts.reasoning,
+            total_tokens=counts.total,
+            cost_usd=cost,
+            priced=price is not None,
+            price=price,
+            optimization_technique=data.optimization_technique,
+            original_tokens=data.original_tokens,
+            cache_hit=data.cache_hit,
+            reservation_id=data.reservation_id,
+            latency_ms=data.latency_ms,
+            usage_format=data.usage_format,
+            metadata=data.metadata,
+            occurred_at=data.occurred_at.astimezone(UTC),
+            received_at=batch.now,
+        )))
+
+
+def usage_store(*, batch: UsageBatch) -> list[UsageRecord]:
+    """Insert the priced records idempotently on (user, request_id); create their runs.
+
+    A request_id stored before (or by a concurrent request) is answered with
+    the stored row, status "duplicate". Returns the rows this call stored.
+    Runs inside the pipeline's transaction.
+    """
+    if not batch.priced:
+        return []
+    stored_ids = _usage_insert_new([record for _, record in batch.priced])
+    # A request_id this call did not store was stored before, or by a concurrent request: read those back (rare).
+    missing: dict[int, list[str]] = {}
+    for _, record in batch.priced:
+        if record.pk not in stored_ids:
+            missing.setdefault(record.user_id, []).append(record.request_id)
+    existing: dict[tuple[int, str], UsageRecord] = {}
+    for user_id, request_ids in missing.items():
+        for row in UsageRecord.objects.filter(user_id=user_id, request_id__in=request_ids):
+            existing[(user_id, row.request_id)] = row
+    for result, record in batch.priced:
+        if record.pk in stored_ids:
+            row = record
+            result.status = "created"
+            batch.created.append(row)
+        else:
+            row = existing[(record.user_id, record.request_id)]
+            row.user = record.user  # no query per row when serializing
+            result.status = "duplicate"
+        result.record = row
+        for repeat in result.repeats:
+            repeat.record = row
+    runs_ensure(records=batch.created)
+    return batch.created
+
+
+def runs_ensure(*, records: Iterable[UsageRecord]) -> None:
+    """A Run row for every (user, run_id) of these records, created at its first record's time."""
+    runs = {}
+    for record in records:
+        if record.run_id:
+            runs.setdefault((record.user_id, record.run_id), record.occurred_at)
+    if runs:
+        Run.objects.bulk_create(
+            [Run(user_id=uid, run_id=rid, created_at=at) for (uid, rid), at in sorted(runs.items())],
+            ignore_conflicts=True,
+        )
+
+
+def _usage_insert_new(records: list[UsageRecord]) -> set[uuid.UUID]:
+    """Insert ``records``, skipping any whose (user, request_id) is already stored,
+    and return the ids of the rows this call stored.
+
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` tells in the same statement
+    which rows were new; bulk_create(ignore_conflicts=True) cannot, so it needed a
+    SELECT of every row afterwards. As bulk_create does on PostgreSQL, several
+    rows go as one array per column through UNNEST: a VALUES list of 1000 rows
+    would be 30,000 placeholders for psycopg to parse on every call.
+    """
+    connection = connections[router.db_for_write(UsageRecord)]
+    meta = UsageRecord._meta
+    fields = meta.concrete_fields
+    columns = [f.column for f in fields]
+    conflict = [meta.get_field(name).column for name in ("user", "request_id")]
+    # Every value already has its field's Python type (validated input, priced by
+    # usage_price), so get_prep_value's coercions, a third of a batch's
+    # preparation time, are skipped; the backend adaptation (JSON, UUID, dates on
+    # SQLite) still runs.
+    rows = [[f.get_db_prep_value(getattr(r, f.attname), connection, prepared=True) for f in fields] for r in records]
+    if connection.vendor == "postgresql" and len(rows) > 1:
+        # varchar[] rather than varchar(200)[], as Django does, so nothing is truncated.
+        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+        statements = [(f"SELECT * FROM UNNEST({arrays})", [list(column) for column in zip(*rows, strict=True)])]
+    else:
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        size = max(connection.ops.bulk_batch_size(fields, records), 1)  # SQLite caps query parameters
+        statements = [
+            ("VALUES " + ", ".join([row_sql] * len(chunk)), [v for row in chunk for v in row])
+            for chunk in (rows[i : i + size] for i in range(0, len(rows), size))
+        ]
+    stored: set[uuid.UUID] = set()
+    with connection.cursor() as cursor:
+        for source, params in statements:
+            sql = insert_sql(UsageRecord, columns, source, conflict=conflict, returning=[meta.pk.column])
+            cursor.execute(sql, params)
+            stored.update(meta.pk.to_python(row[0]) for row in cursor.fetchall())
+    for record in records:
+        record._state.adding = False
+        record._state.db = connection.alias
+    return stored
+
+
+def usage_unpriced_ids(*, models: list[str], chunk: int = 1000) -> Iterable[list[uuid.UUID]]:
+    """Ids of the stored unpriced records of ``models``, in chunks (keyset-paged by id)."""
+    after = None
+    while True:
+        qs = UsageRecord.objects.filter(priced=False, model__in=models)
+        if after is not None:
+            qs = qs.filter(pk__gt=after)
+        ids = list(qs.order_by("pk").values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
+def usage_unpriced_lock(*, ids: list[uuid.UUID]) -> list[UsageRecord]:
+    """Lock the records of ``ids`` that are still unpriced and that the catalog can price now."""
+    rows = rows_lock(UsageRecord.objects.filter(pk__in=ids, priced=False))
+    return [r for r in rows if catalog.resolve(r.model, r.occurred_at) is not None]
+
+
+def usage_records_price(*, records: list[UsageRecord]) -> None:
+    """Price locked unpriced records at the catalog version valid when each occurred."""
+    for record in records:
+        price = catalog.resolve(record.model, record.occurred_at)
+        record.price, record.provider, record.priced = price, price.provider, True
+        record.cost_usd = cost_of(price, record.token_counts).quantize(COST_QUANTUM)
+    UsageRecord.objects.bulk_update(records, ["price", "provider", "priced", "cost_usd"], batch_size=500)
