@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,9 +63,11 @@ if _settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
     }
 
 from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.db.models import Sum  # noqa: E402
+from harness import free_port, percentile, wait_for_port  # noqa: E402
 
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold  # noqa: E402
 from budgets.selectors import budget_figures  # noqa: E402
@@ -80,19 +81,10 @@ INPUT, OUTPUT_CAP, ACTUAL_OUTPUT = 100, 50, 40  # each cycle holds 150 tokens an
 HOT_LIMIT_CYCLES, SPREAD_LIMIT_CYCLES = 30_000, 3_000
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
 # --- setup and verification --------------------------------------------------------------------
 
 
 def cleanup() -> None:
-    from django.contrib.auth import get_user_model
-
     users = get_user_model().objects.filter(username__startswith=PREFIX)
     UsageRecord.objects.filter(user__in=users).delete()
     Reservation.objects.filter(user__in=users).delete()
@@ -103,8 +95,6 @@ def cleanup() -> None:
 
 def make_budgets(run: str, layout: str, agents: int) -> list[tuple]:
     """(user, budget, raw_key) per agent; layout "none" gives users without a budget."""
-    from django.contrib.auth import get_user_model
-
     User = get_user_model()
     count = 32 if layout == "spread" else 1
     limit = (HOT_LIMIT_CYCLES if layout == "hot" else SPREAD_LIMIT_CYCLES) * (INPUT + OUTPUT_CAP)
@@ -290,12 +280,6 @@ def raw_update(agents: int, seconds: float, rows: int) -> dict:
             conn.execute("DROP TABLE IF EXISTS bench_budgets_raw")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
     procs, ports = [], []
     # Each server gets a small pool too (daphne runs views on worker threads; without a pool each
@@ -316,16 +300,8 @@ def start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
              "netra_site.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab")))
         ports.append(port)
-    deadline = time.monotonic() + 30
     for port in ports:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not start") from None
-                time.sleep(0.2)
+        wait_for_port(port, procs=procs)
     procs[0].settings_dir = settings_dir  # removed with the servers
     return procs, ports
 

@@ -18,6 +18,7 @@ every user's pages would be at 10,000,000 records (see docs/analytics.md).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -27,6 +28,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import django
+import psycopg
+from harness import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,20 +43,11 @@ TOOLS = ["", "search", "sql_query", "browse", "summarize", "call_api", "retrieve
 TECHNIQUES = ["compress", "context_fit", "lean_template"]
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def admin_url() -> str:
     return os.environ.get("DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
 def create_database(reuse: bool) -> bool:
-    import psycopg
-
     with psycopg.connect(admin_url(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
         if exists and reuse:
@@ -66,9 +62,37 @@ def setup_django() -> None:
     os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
-    import django
-
     django.setup()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench database")
+    return parser.parse_args()
+
+
+# A script: the database and Django are set up before the project's modules can be imported.
+ARGS = parse_args()
+FRESH = create_database(ARGS.reuse)
+setup_django()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from analytics.models import DailyUsage  # noqa: E402
+from analytics.rollups import daily_usage_add, daily_usage_rebuild  # noqa: E402
+from tokens.models import UsageRecord  # noqa: E402
+from tokens.pricing import catalog, rates_for  # noqa: E402
+from tokens.services import prices_import  # noqa: E402
 
 
 def uuid7_at(moment: datetime, rng: random.Random) -> uuid.UUID:
@@ -80,16 +104,6 @@ def uuid7_at(moment: datetime, rng: random.Random) -> uuid.UUID:
 
 def load(records: int, users: int, days: int, seed: int) -> tuple[list, float]:
     """Users, catalog and the ledger (COPY). Returns (users, seconds spent in COPY)."""
-    import json
-
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db import connection
-
-    from tokens.pricing import catalog, rates_for
-    from tokens.services import prices_import
-
     call_command("migrate", verbosity=0)
     path = Path(settings.BASE_DIR) / "tokens" / "data" / "default_catalog.json"
     prices_import(data=json.loads(path.read_text(), parse_float=Decimal), source="default_catalog.json")
@@ -206,60 +220,31 @@ def timed(fn, iterations: int, warmup: int = 3) -> dict[str, float]:
         started = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - started) * 1000)
-    return {"p50": statistics.median(samples), "p95": percentile(samples, 0.95)}
+    return {"p50": statistics.median(samples), "p95": percentile(samples, 95)}
 
 
 def rollup_upsert_cost() -> list[tuple[str, int, float, float]]:
-    """Milliseconds the rollup receiver adds to one ingestion transaction of 500 records:
-    a batch from one agent (a few keys) and a worst-case batch spanning 50 users."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from analytics.services import _key, daily_usage_record
-    from tokens.models import UsageRecord
-
+    """Milliseconds the rollup step adds to one ingestion transaction of 500 records:
+    a batch from one agent (a few keys) and a worst-case batch of recent records of many users."""
     latest = list(UsageRecord.objects.order_by("-occurred_at")[:500])
-    one_agent = list(UsageRecord.objects.order_by("-occurred_at")[:500])
-    now = timezone.now()
-    for i, record in enumerate(one_agent):
-        record.user_id, record.occurred_at, record.agent = latest[0].user_id, now, "planner"
-        record.tool, record.model = ("", "search")[i % 2], ("gpt-4o", "gpt-4o-mini")[i % 3 == 0]
+    one_user = list(UsageRecord.objects.filter(user_id=latest[0].user_id).order_by("-occurred_at")[:500])
     out = []
-    for name, records in (("one agent's batch", one_agent), ("mixed batch of recent records", latest)):
+    for name, records in (("one user's batch", one_user), ("mixed batch of recent records", latest)):
+        keys = {(r.user_id, r.occurred_at.date(), r.agent, r.model, r.tool) for r in records}
         samples = []
         for _ in range(15):
             started = time.perf_counter()
             with transaction.atomic():
-                daily_usage_record(records=records)
+                daily_usage_add(record_ids=[r.pk for r in records])
                 transaction.set_rollback(True)  # measure the upsert, leave the data as it was
             samples.append((time.perf_counter() - started) * 1000)
-        out.append((name, len({_key(r) for r in records}), statistics.median(samples), min(samples)))
+        out.append((name, len(keys), statistics.median(samples), min(samples)))
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--iterations", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench database")
-    args = parser.parse_args()
-
-    fresh = create_database(args.reuse)
-    setup_django()
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.db.models import Count
-    from django.test import Client
-
-    from analytics.models import DailyUsage
-    from analytics.rollups import daily_usage_rebuild
-    from tokens.models import UsageRecord
-
+    args = ARGS
+    fresh = FRESH
     total_started = time.perf_counter()
     if fresh:
         started = time.perf_counter()
@@ -292,8 +277,6 @@ def main() -> None:
     )
 
     # Raw ceilings on the same data (LIMITS.md rows), measured in this run.
-    import psycopg
-
     raw = psycopg.connect(os.environ["DATABASE_URL"])
     since = datetime.now(UTC) - timedelta(days=30)
     raw_user = timed(

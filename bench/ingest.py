@@ -38,11 +38,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -50,11 +48,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from harness import Server
 from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
-DAPHNE = str(ROOT / ".venv" / "bin" / "daphne")
 WRK_SCRIPT = str(ROOT / "bench" / "ingest_wrk.lua")
 CLIENTS = 8
 BATCH = 1000
@@ -93,65 +91,6 @@ def recreate_database(url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-
-
-class Server:
-    """``workers`` daphne processes, each on its own SO_REUSEPORT socket bound to one port,
-    so the kernel spreads connections over them (one shared socket would let the first
-    worker to wake accept every connection)."""
-
-    def __init__(self, *, env: dict, workers: int, port: int) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-ingest-daphne-", suffix=".log", delete=False)
-        self.socks, self.procs = [], []
-        for _ in range(workers):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(("127.0.0.1", port))
-            sock.listen(1024)
-            port = sock.getsockname()[1]
-            fd = sock.fileno()
-            os.set_inheritable(fd, True)
-            self.socks.append(sock)
-            self.procs.append(subprocess.Popen(
-                # -v 0: no access log line per request.
-                [DAPHNE, "-v", "0", "--fd", str(fd), "netra_site.asgi:application"],
-                cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=self.log,
-            ))
-        self.port = port
-
-    def wait_ready(self, key: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        ready = 0
-        while time.monotonic() < deadline:
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    sys.exit(f"daphne exited: {self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/api/v1/models", headers={"Authorization": f"Bearer {key}"})
-                if conn.getresponse().status == 200:
-                    ready += 1
-                    # A few more requests so each worker is likely warm.
-                    if ready >= 4 * len(self.procs):
-                        return
-                conn.close()
-            except OSError:
-                time.sleep(0.2)
-        sys.exit("server did not become ready")
-
-    def log_tail(self) -> str:
-        return Path(self.log.name).read_text()[-3000:]
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for sock in self.socks:
-            sock.close()
 
 
 # --- raw psycopg ------------------------------------------------------------------------

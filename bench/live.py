@@ -20,7 +20,6 @@ import asyncio
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,11 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import django
+import redis
+import websockets
+from harness import free_port, percentile, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -37,28 +41,14 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/netra_live"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 def ms(value: float) -> str:
     return f"{value * 1000:.2f}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- Raw Redis pub/sub --------------------------------------------------------------------
 
 
 def raw_pubsub(redis_url: str, rate: float, count: int) -> list[float]:
-    import redis
-
     client = redis.Redis.from_url(redis_url)
     channel = f"bench-live-{uuid.uuid4().hex}"
     pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -112,8 +102,6 @@ def record(request_id: str) -> dict:
 
 
 async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
-    import websockets
-
     arrivals: dict[str, float] = {}
     since_commit: dict[str, float] = {}  # wall clock: arrival minus the envelope's commit ts
     all_arrived = asyncio.Event()
@@ -197,38 +185,49 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
         }
 
 
-def setup_django(env: dict[str, str]) -> str:
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
-    import django
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    return parser.parse_args()
 
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
-    from tokens.models import ModelPrice
-    from tokens.services import api_key_create
+# A script: Django is set up (from the environment below) before the project's modules are imported.
+ARGS = parse_args()
+ENV = {
+    "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DB),
+    "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),
+    "NETRA_EMBEDDED_BEAT": "0",
+    "LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
+django.setup()
 
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from core import events  # noqa: E402
+from ingestion.services import usage_announce  # noqa: E402
+from tokens.models import ModelPrice, UsageRecord  # noqa: E402
+from tokens.services import api_key_create  # noqa: E402
+
+
+def setup_data() -> tuple[str, float]:
     call_command("migrate", verbosity=0)
     if not ModelPrice.objects.filter(name="gpt-4o").exists():
         call_command("import_prices", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench-live")
     _, raw = api_key_create(user=user, name="bench-live")
     announce = announce_cost(user)
-    from django.db import connections
-
     connections.close_all()
     return raw, announce
 
 
 def announce_cost(user) -> float:
     """What a 1000-record batch spends on its live events inside the request (median of 5)."""
-    from django.utils import timezone
-
-    from core import events
-    from ingestion.services import usage_announce
-    from tokens.models import UsageRecord
-
     now = timezone.now()
     records = [
         UsageRecord(user=user, request_id=f"announce-{i}", agent="bench", model="gpt-4o", input_tokens=1200,
@@ -246,20 +245,9 @@ def announce_cost(user) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    args = parser.parse_args()
+    args, env = ARGS, ENV
     count = int(args.rate * args.seconds)
-    env = {
-        "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DB),
-        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),
-        "NETRA_EMBEDDED_BEAT": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    raw_key, announce = setup_django(env)
+    raw_key, announce = setup_data()
 
     port = free_port()
     log = open(ROOT / "bench" / "live-daphne.log", "wb")  # noqa: SIM115
@@ -269,15 +257,10 @@ def main() -> None:
         cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or daphne.poll() is not None:
-                    raise SystemExit("daphne did not start; see bench/live-daphne.log")
-                time.sleep(0.2)
+        try:
+            wait_for_port(port, procs=[daphne])
+        except RuntimeError:
+            raise SystemExit("daphne did not start; see bench/live-daphne.log") from None
         print(f"raw Redis pub/sub: {count} messages at {args.rate:g}/s ...", flush=True)
         raw = raw_pubsub(env["REDIS_URL"], args.rate, count)
         print(f"project: {count} POSTs at {args.rate:g}/s, events to one WebSocket client ...", flush=True)
@@ -299,12 +282,12 @@ def main() -> None:
     print(f"| at {args.rate:g} events/s, {count} each | p50 ms | p99 ms | max ms |")
     print("|---|---:|---:|---:|")
     for name, values in rows:
-        print(f"| {name} | {ms(statistics.median(values))} | {ms(pct(values, 99))} | {ms(max(values))} |")
+        print(f"| {name} | {ms(statistics.median(values))} | {ms(percentile(values, 99))} | {ms(max(values))} |")
     early = sum(1 for v in ar if v < 0)
     print()
     print(f"events received: {result['received']}/{count}; {early} arrived before their POST's response did")
-    print(f"p99 ratio to raw pub/sub: {pct(ar, 99) / pct(raw, 99):.1f}x (after return), "
-          f"{pct(asend, 99) / pct(raw, 99):.1f}x (after send)")
+    print(f"p99 ratio to raw pub/sub: {percentile(ar, 99) / percentile(raw, 99):.1f}x (after return), "
+          f"{percentile(asend, 99) / percentile(raw, 99):.1f}x (after send)")
     print(f"1000-record batch: POST took {ms(result['batch_post'])} ms "
           f"(of which announcing on commit: {ms(announce)} ms); {result['batch_received']}/1000 events; "
           f"first {ms(result['batch_first_after_return'] or 0)} ms and last "
