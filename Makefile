@@ -29,6 +29,7 @@ run: setup
 	$(BIN)/daphne -b $(HOST) -p $(PORT) netra_site.asgi:application
 
 test: $(VENV)/.dev-installed /usr/bin/chromium
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Browser tests use Debian's Chromium (a browser download never works offline).
@@ -37,6 +38,7 @@ test: $(VENV)/.dev-installed /usr/bin/chromium
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

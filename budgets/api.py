@@ -17,8 +17,6 @@ from core.api.fields import StrictCharField, TokenCountField
 from core.errors import InvalidInput, NotFound
 from core.money import money_str
 from tokens.auth import ReadOrStaffOrServiceKey, acting_user, is_operator
-from tokens.pricing import catalog
-from tokens.tokenizer import count_messages, count_text
 
 
 def budget_out(item: dict[str, Any]) -> dict[str, Any]:
@@ -170,17 +168,9 @@ class BudgetCheckApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         user = acting_user(request, v.get("user"))
-        model = v["model"]
-        if "estimated_input_tokens" in v:
-            input_tokens = v["estimated_input_tokens"]
-        else:
-            price = catalog.latest(model)
-            provider = price.provider if price else ""
-            counted = (count_text(v["prompt"], model, provider) if "prompt" in v
-                       else count_messages(v["messages"], model, provider))
-            input_tokens = counted.tokens
         result = services.budget_check(
-            user=user, agent=v["agent"], model=model, run_id=v["run_id"], input_tokens=input_tokens,
+            user=user, agent=v["agent"], model=v["model"], run_id=v["run_id"],
+            input_tokens=v.get("estimated_input_tokens"), prompt=v.get("prompt"), messages=v.get("messages"),
             max_output_tokens=v.get("max_output_tokens"), reserve=v["reserve"],
         )
         reservation = result.reservation

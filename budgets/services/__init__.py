@@ -13,6 +13,7 @@ from budgets.services.charging import (  # noqa: F401
     budget_windows_charge,
     reservations_settle,
 )
+from budgets.services.check import CheckResult, budget_check, prompt_tokens, reservation_ttl  # noqa: F401
 from budgets.services.management import (  # noqa: F401
     AUDITED,
     EDITABLE,
@@ -27,10 +28,7 @@ from budgets.services.management import (  # noqa: F401
     budgets_allocate,
 )
 from budgets.services.reservations import (  # noqa: F401
-    CheckResult,
-    budget_check,
     reservation_commit,
     reservation_release,
-    reservation_ttl,
     reservations_expire,
 )
