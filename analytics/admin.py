@@ -12,6 +12,7 @@ from django.utils import timezone
 from analytics import selectors
 from analytics.models import Alert, DailyUsage, OptimizationPolicy
 from analytics.services import policy_pin, policy_refresh, policy_unpin
+from core.admin import ViewOnlyAdminMixin
 
 
 @admin.register(Alert)
@@ -117,7 +118,7 @@ class OptimizationPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(DailyUsage)
-class DailyUsageAdmin(admin.ModelAdmin):
+class DailyUsageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):  # rebuilt from the ledger, never edited
     list_display = (
         "day",
         "user",
@@ -135,12 +136,6 @@ class DailyUsageAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     show_full_result_count = False
     change_list_template = "admin/analytics/dailyusage/change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # rebuilt from the ledger, never edited
 
     def get_urls(self):
         return [

@@ -93,31 +93,20 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     rows = list(
         DailyUsage.objects.filter(user=user, day__gte=since, day__lte=now.date())
         .values("model")
-        .annotate(
-            requests=Sum("requests"),
-            input=Sum("input_tokens"),
-            cached=Sum("cached_input_tokens"),
-            cache_write=Sum("cache_write_tokens"),
-            output=Sum("output_tokens"),
-            reasoning=Sum("reasoning_tokens"),
-            total=Sum("total_tokens"),
-            cost=Sum("cost_usd"),
-            cache_hits=Sum("cache_hits"),
-            optimized=Sum("optimized_requests"),
-            failures=Sum("optimization_failures"),
-        )
+        .annotate(**{name: Sum(name) for name in DailyUsage.COUNTERS})
         .order_by()
     )
     advice = Advice()
     if not rows:
         return advice
     requests = sum(r["requests"] for r in rows)
-    total = sum(r["total"] for r in rows)
-    cost = sum((Decimal(r["cost"] or 0) for r in rows), Decimal(0))
-    prompt = sum(r["input"] + r["cached"] + r["cache_write"] for r in rows)
-    completion = sum(r["output"] + r["reasoning"] for r in rows)
-    optimized = sum(r["optimized"] for r in rows)
-    failures = sum(r["failures"] for r in rows)
+    total = sum(r["total_tokens"] for r in rows)
+    cost = sum((Decimal(r["cost_usd"] or 0) for r in rows), Decimal(0))
+    counts = [TokenCounts.from_row(r) for r in rows]
+    prompt = sum(c.prompt for c in counts)
+    completion = sum(c.completion for c in counts)
+    optimized = sum(r["optimized_requests"] for r in rows)
+    failures = sum(r["optimization_failures"] for r in rows)
     cache_repeats = SavingsRecord.objects.filter(
         user=user, source=SavingsRecord.SOURCE_CACHE, created_at__gte=now - timedelta(days=WINDOW_DAYS)
     ).count()
@@ -143,7 +132,7 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     if cache_repeats >= 5 and repeat_share >= repeat_limit:
         triggers.append("repetitive_queries")
 
-    top = max(rows, key=lambda r: (Decimal(r["cost"] or 0), r["total"]))
+    top = max(rows, key=lambda r: (Decimal(r["cost_usd"] or 0), r["total_tokens"]))
     advice.current_model = top["model"]
     advice.triggers = triggers
     if "low_efficiency" in triggers:
@@ -153,13 +142,7 @@ def policy_recommend(*, user, now: datetime) -> Advice:
     advice.caching_enabled = "repetitive_queries" in triggers
 
     savings_model = Decimal(0)
-    top_counts = TokenCounts(
-        input=top["input"],
-        cached_input=top["cached"],
-        cache_write=top["cache_write"],
-        output=top["output"],
-        reasoning=top["reasoning"],
-    )
+    top_counts = TokenCounts.from_row(top)
     if "high_cost" in triggers or "high_token_usage" in triggers:
         suggested, current_cost, suggested_cost = cheaper_model(model=top["model"], counts=top_counts)
         if suggested is not None:
@@ -174,7 +157,7 @@ def policy_recommend(*, user, now: datetime) -> Advice:
                 advice.suggested_model if r is top and advice.suggested_model else r["model"]
             )
             if price is not None:
-                savings_compression += r["input"] * ratio * price.input_per_million / PER_MILLION
+                savings_compression += r["input_tokens"] * ratio * price.input_per_million / PER_MILLION
     # Each repeated prompt served from cache avoids an average request's cost.
     savings_cache = (cost / requests * cache_repeats) if advice.caching_enabled and requests else Decimal(0)
     estimated = (savings_model + savings_compression + savings_cache).quantize(Decimal("1e-12"))

@@ -98,6 +98,20 @@ def rule_budget_above_90(*, users, now: datetime) -> list[Alert]:
     return raised
 
 
+def _is_spike(tokens: int, baseline: Decimal) -> bool:
+    """Above SPIKE_FACTOR times the baseline, and big enough to matter (NETRA_SPIKE_MIN_TOKENS)."""
+    return baseline > 0 and tokens >= settings.NETRA_SPIKE_MIN_TOKENS and tokens > SPIKE_FACTOR * baseline
+
+
+def _spike_figures(window: str, tokens: int, baseline: Decimal) -> dict[str, Any]:
+    return {
+        "window": window,
+        "tokens": tokens,
+        "baseline_tokens": str(baseline.quantize(Decimal("0.01"))),
+        "factor": str((tokens / baseline).quantize(Decimal("0.01"))),
+    }
+
+
 def rule_daily_spike(*, now: datetime) -> list[Alert]:
     """Today's tokens so far above 3x the average of the previous 7 full days."""
     today = now.astimezone(UTC).date()
@@ -110,7 +124,6 @@ def rule_daily_spike(*, now: datetime) -> list[Alert]:
     per_user: dict[int, dict] = defaultdict(dict)
     for row in rows:
         per_user[row["user_id"]][row["day"]] = row
-    minimum = settings.NETRA_SPIKE_MIN_TOKENS
     users = get_user_model().objects.in_bulk([uid for uid, days in per_user.items() if today in days])
     raised = []
     for user_id, days in per_user.items():
@@ -118,7 +131,7 @@ def rule_daily_spike(*, now: datetime) -> list[Alert]:
         if current is None:
             continue
         baseline = Decimal(sum(days[d]["tokens"] for d in days if d != today)) / 7
-        if baseline <= 0 or current["tokens"] < minimum or current["tokens"] <= SPIKE_FACTOR * baseline:
+        if not _is_spike(current["tokens"], baseline):
             continue
         alert = _notify(
             users[user_id],
@@ -128,13 +141,7 @@ def rule_daily_spike(*, now: datetime) -> list[Alert]:
             f"{current['tokens'] / baseline:.1f}x the "
             f"7-day daily average of {baseline:,.0f}.",
             window_start=_day_start(today),
-            figures={
-                "window": "day",
-                "tokens": current["tokens"],
-                "baseline_tokens": str(baseline.quantize(Decimal("0.01"))),
-                "factor": str((current["tokens"] / baseline).quantize(Decimal("0.01"))),
-                "cost_usd": str(current["cost"]),
-            },
+            figures={**_spike_figures("day", current["tokens"], baseline), "cost_usd": str(current["cost"])},
         )
         if alert:
             raised.append(alert)
@@ -156,12 +163,11 @@ def rule_hourly_spike(*, now: datetime) -> list[Alert]:
                 .values_list("user_id", "tokens")
             )
         )
-    minimum = settings.NETRA_SPIKE_MIN_TOKENS
     users = get_user_model().objects.in_bulk(list(counts[0]))
     raised = []
     for user_id, tokens in counts[0].items():
         baseline = Decimal(sum(c.get(user_id, 0) for c in counts[1:])) / 7
-        if baseline <= 0 or tokens < minimum or tokens <= SPIKE_FACTOR * baseline:
+        if not _is_spike(tokens, baseline):
             continue
         alert = _notify(
             users[user_id],
@@ -171,12 +177,7 @@ def rule_hourly_spike(*, now: datetime) -> list[Alert]:
             f"and {hour + timedelta(hours=1):%H:%M} "
             f"UTC, {tokens / baseline:.1f}x the same hour's 7-day average.",
             window_start=hour,
-            figures={
-                "window": "hour",
-                "tokens": tokens,
-                "baseline_tokens": str(baseline.quantize(Decimal("0.01"))),
-                "factor": str((tokens / baseline).quantize(Decimal("0.01"))),
-            },
+            figures=_spike_figures("hour", tokens, baseline),
         )
         if alert:
             raised.append(alert)

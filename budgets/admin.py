@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from budgets import selectors, services
 from budgets.allocation import DEFAULT_MINIMUM, DEFAULT_PRIORITIES
 from budgets.models import Budget, BudgetChange, Reservation
+from core.admin import LedgerAdminMixin, ViewOnlyAdminMixin
 from core.errors import DomainError
 from core.money import money_str
 
@@ -338,30 +339,15 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "user", "agent", "model", "tokens", "cost_usd", "status", "created_at", "expires_at")
     list_filter = ("status", "agent")
     search_fields = ("id", "user__username", "run_id")
     list_select_related = ("user",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(BudgetChange)
-class BudgetChangeAdmin(admin.ModelAdmin):
+class BudgetChangeAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = ("changed_at", "budget", "changed_by", "field", "old_value", "new_value", "note")
     list_filter = ("field",)
     list_select_related = ("budget", "changed_by", "budget__user")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import LedgerAdminMixin
 from core.money import money_str
 from ingestion.services import usage_reprice
 from tokens import selectors
@@ -82,7 +83,7 @@ class ModelPriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = (
         "occurred_at", "user", "agent", "tool", "model", "total_tokens", "cost", "priced", "cache_hit", "run_id",
     )
@@ -96,15 +97,6 @@ class UsageRecordAdmin(admin.ModelAdmin):
     @admin.display(description="cost (USD)", ordering="cost_usd")
     def cost(self, obj: UsageRecord) -> str:
         return money_str(obj.cost_usd)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Reprice unpriced records of the selected records' models")
     def reprice_unpriced(self, request, queryset):

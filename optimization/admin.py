@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from core.admin import ViewOnlyAdminMixin
 from core.money import money_str
 from optimization.models import PromptTemplate, ResponseCacheEntry, SavingsRecord, UserPreference
 
@@ -30,7 +31,7 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
 
 
-class SavingsRecordAdmin(admin.ModelAdmin):
+class SavingsRecordAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "user", "source", "technique", "model", "original_tokens",
                     "optimized_tokens",
                     "tokens_saved", "usd")
@@ -44,26 +45,13 @@ class SavingsRecordAdmin(admin.ModelAdmin):
     def usd(self, obj: SavingsRecord) -> str:
         return money_str(obj.usd_saved)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 admin.site.register(SavingsRecord, SavingsRecordAdmin)
 
-
 @admin.register(ResponseCacheEntry)
-class ResponseCacheEntryAdmin(admin.ModelAdmin):
+class ResponseCacheEntryAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("scope", "key_hash", "user", "model", "input_tokens", "output_tokens", "hits",
                     "last_used_at", "expires_at")
     list_filter = ("model",)
     search_fields = ("key_hash", "scope", "user__username")
     list_select_related = ("user",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
