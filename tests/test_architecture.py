@@ -78,3 +78,17 @@ def test_the_ground_layer_imports_no_app(path):
     imported = [n for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
                 for n in _first_party(node)]
     assert [n for n in imported if not n.startswith("core")] == []
+
+
+def test_no_signal_receivers_hide_a_step():
+    """Every step of a flow is named by the function that runs it (ingestion.services.usage_ingest,
+    budgets.services.check.budget_check): no module connects signal receivers."""
+    hooked = []
+    for path in project_modules():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect":
+                hooked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.Name) and node.id == "receiver":
+                hooked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert hooked == []
