@@ -20,10 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from core.db import counters_add
 from core.errors import InvalidInput
 from optimization.models import ResponseCacheCounter, ResponseCacheEntry, SavingsRecord
 from optimization.savings import savings_record_create, usd_for_tokens
@@ -65,22 +66,6 @@ SHARED_SCOPE = "shared"
 CACHE_PREFIX = "netra:rc:"
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
-def default_ttl() -> int:
-    return _setting("NETRA_RESPONSE_CACHE_TTL_SECONDS", 3600)
-
-
-def max_entries() -> int:
-    return _setting("NETRA_RESPONSE_CACHE_MAX_ENTRIES", 10_000)
-
-
-def max_bytes() -> int:
-    return _setting("NETRA_RESPONSE_CACHE_MAX_BYTES", 256 * 1024 * 1024)
-
-
 def canonical_model(model: str) -> str:
     return catalog.canonical_name(model) or model
 
@@ -114,27 +99,11 @@ class LookupResult:
 
 
 def _count(*, user, hit: bool, tokens: int = 0, usd: Decimal = Decimal(0)) -> None:
-    day = timezone.localdate()
-    changes = (
-        {"hits": F("hits") + 1, "tokens_saved": F("tokens_saved") + tokens, "usd_saved": F("usd_saved") + usd}
-        if hit
-        else {"misses": F("misses") + 1}
-    )
-    qs = ResponseCacheCounter.objects.filter(user=user, day=day)
-    if qs.update(**changes):
-        return
-    try:
-        with transaction.atomic():
-            ResponseCacheCounter.objects.create(
-                user=user,
-                day=day,
-                hits=int(hit),
-                misses=int(not hit),
-                tokens_saved=tokens if hit else 0,
-                usd_saved=usd if hit else Decimal(0),
-            )
-    except IntegrityError:  # a concurrent first lookup of the day created it
-        qs.update(**changes)
+    """Add one lookup to the user's counters of the day (an upsert: atomic, never read-modify-save)."""
+    values = {"hits": int(hit), "misses": int(not hit), "tokens_saved": tokens if hit else 0,
+              "usd_saved": usd if hit else Decimal(0)}
+    counters_add(ResponseCacheCounter, {(user.pk, timezone.localdate()): values},
+                 key=("user_id", "day"), counters=tuple(values))
 
 
 def cache_lookup(
@@ -214,7 +183,7 @@ def cache_store(
 ) -> StoreResult:
     key = cache_key(model=model, messages=messages, params=params)
     scope = SHARED_SCOPE if shared else user_scope(user)
-    ttl = ttl_seconds or default_ttl()
+    ttl = ttl_seconds or settings.NETRA_RESPONSE_CACHE_TTL_SECONDS
     now = timezone.now()
     expires = now + timedelta(seconds=ttl)
     input_tokens = count_messages(messages, model).tokens
@@ -230,8 +199,8 @@ def cache_store(
         "expires_at": expires.isoformat(),
     }
     size = len(json.dumps(payload, ensure_ascii=False).encode())
-    if size > max_bytes():
-        raise EntryTooLarge(size=size, limit=max_bytes())
+    if size > settings.NETRA_RESPONSE_CACHE_MAX_BYTES:
+        raise EntryTooLarge(size=size, limit=settings.NETRA_RESPONSE_CACHE_MAX_BYTES)
     ResponseCacheEntry.objects.update_or_create(
         scope=scope,
         key_hash=key,
@@ -258,7 +227,7 @@ def cache_evict() -> int:
         ResponseCacheEntry.objects.filter(expires_at__lte=now).values_list("pk", "scope", "key_hash")
     )
     victims = list(expired)
-    limit_entries, limit_bytes = max_entries(), max_bytes()
+    limit_entries, limit_bytes = settings.NETRA_RESPONSE_CACHE_MAX_ENTRIES, settings.NETRA_RESPONSE_CACHE_MAX_BYTES
     live = ResponseCacheEntry.objects.filter(expires_at__gt=now)
     count, size = live.count(), live.aggregate(size=Sum("size_bytes"))["size"] or 0
     if count > limit_entries or size > limit_bytes:
