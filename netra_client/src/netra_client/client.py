@@ -74,8 +74,8 @@ class NetraClient(UsageDelivery):
     def _get(self, path: str, params: dict | None = None) -> Any:
         return self.transport.request("GET", path, params=params)[1]
 
-    def _post(self, path: str, body: dict | None = None, *, retry: str = ALWAYS) -> Any:
-        return self.transport.request("POST", path, body=body or {}, retry=retry)[1]
+    def _post(self, path: str, body: dict | None = None, *, retry: str = ALWAYS, retries: int | None = None) -> Any:
+        return self.transport.request("POST", path, body=body or {}, retry=retry, retries=retries)[1]
 
     # --- reads ---------------------------------------------------------------------
 
@@ -122,15 +122,17 @@ class NetraClient(UsageDelivery):
         messages: list[dict] | None = None,
         max_output_tokens: int | None = None,
         reserve: bool = False,
+        retries: int | None = None,
     ) -> BudgetCheck:
-        """May this call go ahead? A denial is a BudgetCheck with allowed=False, not an exception."""
+        """May this call go ahead? A denial is a BudgetCheck with allowed=False, not an exception.
+        ``retries`` overrides the client's (the tracker asks once while the server is down)."""
         body = _drop_none({
             "agent": agent, "model": model, "run_id": run_id, "user": user,
             "estimated_input_tokens": estimated_input_tokens, "prompt": prompt, "messages": messages,
             "max_output_tokens": max_output_tokens, "reserve": reserve or None,
         })
         # A reserving check is not idempotent: retry it only when it never reached the server.
-        data = self._post("budgets/check", body, retry=CONNECT_ONLY if reserve else ALWAYS)
+        data = self._post("budgets/check", body, retry=CONNECT_ONLY if reserve else ALWAYS, retries=retries)
         return BudgetCheck.from_json(data)
 
     def reservation(self, reservation_id: str, *, user: str | None = None) -> dict:

@@ -78,7 +78,7 @@ class UsageDelivery:
         the key may not post, are logged in full and dropped: sending them again cannot help.
         """
         try:
-            if len(self.buffer):
+            if len(self.buffer) or not self.worth_trying():
                 # The server was down a moment ago: keep order, do not stall the agent on
                 # retries, and let the flusher (or the next flush) deliver.
                 self._buffer_add(record)
@@ -117,6 +117,31 @@ class UsageDelivery:
     def degraded(self) -> bool:
         """True while usage waits in the buffer: the server was unreachable at the last attempt."""
         return len(self.buffer) > 0
+
+    @property
+    def reachable(self) -> bool:
+        """False from a request the server could not answer (refused, reset, timed out, 5xx,
+        429) until the next one it answers."""
+        return self.transport.down_since is None
+
+    @property
+    def unreachable_for(self) -> float | None:
+        """Seconds since the server stopped answering; None while it answers."""
+        since = self.transport.down_since
+        return None if since is None else time.monotonic() - since
+
+    def worth_trying(self) -> bool:
+        """Whether a request now can find the server back without stalling the caller: always
+        while it answers or refuses connections at once (that costs milliseconds); after a
+        timeout, a 5xx or a 429 only when no background flusher is already retrying, and once per
+        ``flush_interval`` (at least a second). So a hung server costs one timeout per
+        interval, not one per call."""
+        transport = self.transport
+        if transport.down_since is None or transport.failed_fast:
+            return True
+        if self._flusher is not None:
+            return False
+        return time.monotonic() - transport.failed_at >= max(self.flush_interval, 1.0)
 
     def flush(self, *, retries: int | None = None) -> int:
         """Send buffered records in batches (same request_ids). Returns how many remain."""
