@@ -11,8 +11,9 @@ from typing import Any
 
 from netra_client.call import TrackedCall
 from netra_client.client import NetraClient
-from netra_client.errors import ConnectionFailed, NetraError, NotFoundError, ServerError
+from netra_client.errors import ConnectionFailed, NetraError, NotFoundError, RateLimitedError, ServerError
 from netra_client.metrics import RunMetrics
+from netra_client.outage import OutagePolicy
 from netra_client.results import BudgetCheck, RunInfo, UsageResult
 from netra_client.usage import detect_format, extract_usage, normalize
 
@@ -25,9 +26,13 @@ class TokenTracker:
     """Tracks one agent run (the execution context of a user's agents).
 
     ``user`` names the user a service key acts for; ``agent`` and ``tool`` are defaults
-    each call may override. With ``fail_open`` (the default) an unreachable server never
-    stops the agent: checks answer "allowed" and usage is buffered. A hard budget that
-    says no always raises ``BudgetExceeded``.
+    each call may override. A hard budget that says no raises ``BudgetExceeded``.
+
+    ``on_unreachable`` and ``grace_seconds`` decide what a check answers while the server
+    cannot be reached (see ``netra_client.outage``): by default calls under a hard budget
+    fail closed 30 s into an outage, or sooner once the room last reported is used up, and
+    calls without one go ahead. ``fail_open`` covers checks the server refuses (a bad key,
+    an input it rejects): True logs and goes ahead, False raises.
     """
 
     def __init__(
@@ -40,6 +45,8 @@ class TokenTracker:
         tool: str | None = None,
         model: str | None = None,
         reserve: bool = True,
+        on_unreachable: str | None = None,
+        grace_seconds: float = 30.0,
         fail_open: bool = True,
         metadata: dict | None = None,
     ) -> None:
@@ -50,6 +57,7 @@ class TokenTracker:
         self.tool = tool
         self.model = model
         self.reserve = reserve
+        self.outage = OutagePolicy(on_unreachable, grace_seconds)
         self.fail_open = fail_open
         self.metadata = dict(metadata or {})
         self._metrics = RunMetrics()
@@ -70,33 +78,37 @@ class TokenTracker:
         agent: str | None = None,
         reserve: bool = False,
     ) -> BudgetCheck:
-        """The server's budget answer; with fail_open, "allowed" when it cannot answer."""
+        """The server's budget answer; while it cannot be reached, the ``on_unreachable`` answer."""
         model = model or self.model
         if not model:
             raise ValueError("A budget check needs a model (pass model= or TokenTracker(model=...)).")
-        if self.fail_open and self.client.degraded:
-            # The server failed a moment ago: do not make every call wait for a timeout.
-            # The flusher finds out when it is back, and checks resume.
-            return BudgetCheck.unlimited("server unreachable; usage buffered")
+        agent = agent or self.agent
         if prompt is not None or messages is not None:
             estimate = None  # the server counts text exactly; one input measure only
         elif estimate is None:
             estimate = 0  # the server needs one input measure; an output-only estimate is still useful
+        client = self.client
+        if not client.worth_trying():
+            return self._unreachable(agent, model, take=reserve)
+        if client.pending:
+            # Buffered usage first: a server that has not seen it would allow too much.
+            client.flush(retries=0)
+            if not client.reachable:
+                return self._unreachable(agent, model, take=reserve)
         try:
-            return self.client.budget_check(
-                agent=agent or self.agent, model=model, run_id=self.run_id, user=self.user,
+            answer = client.budget_check(
+                agent=agent, model=model, run_id=self.run_id, user=self.user,
                 estimated_input_tokens=estimate, prompt=prompt, messages=messages,
                 max_output_tokens=max_output_tokens, reserve=reserve,
+                retries=None if client.reachable else 0,  # while it is down, ask once, never stall
             )
         except NotFoundError as exc:
             # A server without the budgets app: nothing to enforce.
             logger.debug("Netra has no budget check (%s); proceeding", exc)
             return BudgetCheck.unlimited("no budget service")
-        except (ConnectionFailed, ServerError) as exc:
-            if not self.fail_open:
-                raise
-            logger.warning("Netra budget check unavailable (%s); proceeding without a reservation", exc)
-            return BudgetCheck.unlimited("budget service unreachable")
+        except (ConnectionFailed, ServerError, RateLimitedError) as exc:
+            logger.debug("Netra budget check unavailable (%s)", exc)
+            return self._unreachable(agent, model, take=reserve)
         except Exception as exc:
             # A bad key or an input the server refuses must not stop the agent's own call.
             if not self.fail_open:
@@ -106,6 +118,12 @@ class TokenTracker:
             else:
                 logger.exception("Netra budget check failed unexpectedly; proceeding")
             return BudgetCheck.unlimited(f"check failed: {exc}")
+        self.outage.learn(agent=agent, model=model, check=answer)
+        return answer
+
+    def _unreachable(self, agent: str, model: str, *, take: bool) -> BudgetCheck:
+        down_for = self.client.unreachable_for or 0.0
+        return self.outage.answer(agent=agent, model=model, down_for=down_for, take=take)
 
     def can_afford(
         self,
@@ -238,6 +256,8 @@ class TokenTracker:
         result = self.client.usage_send(payload)
         counts = normalize(payload["usage"], payload.get("usage_format"))
         self._metrics.count(payload["agent"], payload.get("tool", ""), counts, result)
+        self.outage.recorded(model=payload["model"], tokens=counts.total,
+                             cost_usd=result.cost_usd if result is not None else None)
         return result
 
     # --- metrics -----------------------------------------------------------------------
