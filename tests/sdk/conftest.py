@@ -60,3 +60,11 @@ def stored(api, **params) -> list[dict]:
     response = api.get("/api/v1/usage", {"page_size": 1000, **params})
     assert response.status_code == 200, response.content
     return response.json()["results"]
+
+
+def budget_create(service_api, **fields) -> dict:
+    """Create a budget for alice (a hard daily one unless ``fields`` say otherwise)."""
+    body = {"scope": "user", "user": "alice", "period": "day", "enforcement": "hard", **fields}
+    response = service_api.post("/api/v1/budgets", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from netra_client import BudgetExceeded, NetraClient, TokenTracker, wrap_anthropic, wrap_openai
-from tests.sdk.conftest import stored
+from tests.sdk.conftest import budget_create, stored
 from tests.sdk.fakes import ANTHROPIC_COST, OPENAI_COST
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,15 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGES = [{"role": "user", "content": "Draft a reply to the customer."}]
 
 
-def _budget(service_api, **fields) -> dict:
-    body = {"scope": "user", "user": "alice", "period": "day", "enforcement": "hard", **fields}
-    response = service_api.post("/api/v1/budgets", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
 def test_hard_budget_blocks_before_the_provider_is_called(netra, openai_client, provider, api, service_api):
-    _budget(service_api, limit_usd="0.01")
+    budget_create(service_api, limit_usd="0.01")
     tracker = TokenTracker(netra, agent="writer")
     llm = wrap_openai(openai_client, tracker)
     assert tracker.can_afford(model="gpt-4o", messages=MESSAGES, max_output_tokens=300) is True
@@ -45,7 +38,7 @@ def test_hard_budget_blocks_before_the_provider_is_called(netra, openai_client, 
 
 
 def test_token_budget_blocks_anthropic_streams_too(netra, anthropic_client, provider, service_api):
-    _budget(service_api, scope="user_agent", agent="data", limit_tokens=12_800)
+    budget_create(service_api, scope="user_agent", agent="data", limit_tokens=12_800)
     llm = wrap_anthropic(anthropic_client, TokenTracker(netra, agent="data"))
     kwargs = {"model": "claude-sonnet-4-6", "max_tokens": 400, "messages": MESSAGES}
 
@@ -60,7 +53,7 @@ def test_token_budget_blocks_anthropic_streams_too(netra, anthropic_client, prov
 
 
 def test_leaving_the_block_without_recording_releases_the_hold(netra, openai_client, api, service_api):
-    _budget(service_api, limit_usd="1")
+    budget_create(service_api, limit_usd="1")
     tracker = TokenTracker(netra, agent="planner")
 
     with pytest.raises(RuntimeError):
@@ -83,7 +76,7 @@ def test_leaving_the_block_without_recording_releases_the_hold(netra, openai_cli
 
 
 def test_soft_budget_never_blocks(netra, openai_client, api, service_api):
-    _budget(service_api, limit_usd="0.000001", enforcement="soft")
+    budget_create(service_api, limit_usd="0.000001", enforcement="soft")
     llm = wrap_openai(openai_client, TokenTracker(netra))
 
     for _ in range(2):
@@ -93,7 +86,7 @@ def test_soft_budget_never_blocks(netra, openai_client, api, service_api):
 
 
 def test_service_key_tracks_a_users_run(live_server, service_api, api, anthropic_client):
-    _budget(service_api, limit_usd="0.02")
+    budget_create(service_api, limit_usd="0.02")
     netra = NetraClient(live_server.url, service_api.raw_key, retries=0, flush_interval=0)
     tracker = TokenTracker(netra, user="alice", agent="data", run_id="svc-run")
     llm = wrap_anthropic(anthropic_client, tracker)

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+# The reason of a budget answer the tracker gave itself because the server could not be asked.
+SERVER_UNREACHABLE = "server_unreachable"
+
 
 def money(value: Any) -> Decimal | None:
     """A server decimal string (or number) as Decimal; None stays None."""
@@ -149,6 +152,13 @@ class BudgetCheck:
         """What the tracker assumes when the server has no budget answer to give."""
         return cls(allowed=True, reason=reason, estimate=Estimate(0, 0, None), budgets=[],
                    reservation=None, raw={})
+
+    @classmethod
+    def unreachable(cls, *, allowed: bool, message: str, budgets: list[dict]) -> BudgetCheck:
+        """The tracker's own answer while the server cannot be asked; ``budgets`` as last reported."""
+        raw = {"allowed": allowed, "reason": SERVER_UNREACHABLE, "message": message}
+        return cls(allowed=allowed, reason=SERVER_UNREACHABLE, estimate=Estimate(0, 0, None),
+                   budgets=list(budgets), reservation=None, raw=raw)
 
 
 @dataclass(frozen=True)

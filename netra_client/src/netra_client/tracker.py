@@ -5,44 +5,34 @@ server's run (GET /api/v1/runs/{run_id})."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
+from netra_client.call import TrackedCall
 from netra_client.client import NetraClient
-from netra_client.errors import BudgetExceeded, ConnectionFailed, NetraError, NotFoundError, ServerError
+from netra_client.errors import ConnectionFailed, NetraError, NotFoundError, RateLimitedError, ServerError
+from netra_client.metrics import RunMetrics
+from netra_client.outage import OutagePolicy
 from netra_client.results import BudgetCheck, RunInfo, UsageResult
-from netra_client.usage import Counts, detect_format, extract_usage, normalize
+from netra_client.usage import detect_format, extract_usage, normalize
+
+__all__ = ["TokenTracker", "TrackedCall"]
 
 logger = logging.getLogger("netra_client")
-
-_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
-           "total_tokens")
-
-
-def _empty_row() -> dict[str, Any]:
-    row: dict[str, Any] = {"requests": 0, **{f: 0 for f in _FIELDS}, "cost_usd": Decimal(0),
-                           "unpriced_requests": 0}
-    return row
-
-
-def _with_derived(row: dict) -> dict:
-    row = dict(row)
-    row["prompt_tokens"] = row["input_tokens"] + row["cached_input_tokens"] + row["cache_write_tokens"]
-    row["completion_tokens"] = row["output_tokens"] + row["reasoning_tokens"]
-    return row
 
 
 class TokenTracker:
     """Tracks one agent run (the execution context of a user's agents).
 
     ``user`` names the user a service key acts for; ``agent`` and ``tool`` are defaults
-    each call may override. With ``fail_open`` (the default) an unreachable server never
-    stops the agent: checks answer "allowed" and usage is buffered. A hard budget that
-    says no always raises ``BudgetExceeded``.
+    each call may override. A hard budget that says no raises ``BudgetExceeded``.
+
+    ``on_unreachable`` and ``grace_seconds`` decide what a check answers while the server
+    cannot be reached (see ``netra_client.outage``): by default calls under a hard budget
+    fail closed 30 s into an outage, or sooner once the room last reported is used up, and
+    calls without one go ahead. ``fail_open`` covers checks the server refuses (a bad key,
+    an input it rejects): True logs and goes ahead, False raises.
     """
 
     def __init__(
@@ -55,6 +45,8 @@ class TokenTracker:
         tool: str | None = None,
         model: str | None = None,
         reserve: bool = True,
+        on_unreachable: str | None = None,
+        grace_seconds: float = 30.0,
         fail_open: bool = True,
         metadata: dict | None = None,
     ) -> None:
@@ -65,13 +57,10 @@ class TokenTracker:
         self.tool = tool
         self.model = model
         self.reserve = reserve
+        self.outage = OutagePolicy(on_unreachable, grace_seconds)
         self.fail_open = fail_open
         self.metadata = dict(metadata or {})
-        self.blocked_calls = 0
-        self._lock = threading.Lock()
-        self._totals = _empty_row()
-        self._by_agent: dict[str, dict] = {}
-        self._by_tool: dict[str, dict] = {}
+        self._metrics = RunMetrics()
 
     def __repr__(self) -> str:
         return f"TokenTracker(run_id={self.run_id!r}, agent={self.agent!r})"
@@ -89,33 +78,37 @@ class TokenTracker:
         agent: str | None = None,
         reserve: bool = False,
     ) -> BudgetCheck:
-        """The server's budget answer; with fail_open, "allowed" when it cannot answer."""
+        """The server's budget answer; while it cannot be reached, the ``on_unreachable`` answer."""
         model = model or self.model
         if not model:
             raise ValueError("A budget check needs a model (pass model= or TokenTracker(model=...)).")
-        if self.fail_open and self.client.degraded:
-            # The server failed a moment ago: do not make every call wait for a timeout.
-            # The flusher finds out when it is back, and checks resume.
-            return BudgetCheck.unlimited("server unreachable; usage buffered")
+        agent = agent or self.agent
         if prompt is not None or messages is not None:
             estimate = None  # the server counts text exactly; one input measure only
         elif estimate is None:
             estimate = 0  # the server needs one input measure; an output-only estimate is still useful
+        client = self.client
+        if not client.worth_trying():
+            return self._unreachable(agent, model, take=reserve)
+        if client.pending:
+            # Buffered usage first: a server that has not seen it would allow too much.
+            client.flush(retries=0)
+            if not client.reachable:
+                return self._unreachable(agent, model, take=reserve)
         try:
-            return self.client.budget_check(
-                agent=agent or self.agent, model=model, run_id=self.run_id, user=self.user,
+            answer = client.budget_check(
+                agent=agent, model=model, run_id=self.run_id, user=self.user,
                 estimated_input_tokens=estimate, prompt=prompt, messages=messages,
                 max_output_tokens=max_output_tokens, reserve=reserve,
+                retries=None if client.reachable else 0,  # while it is down, ask once, never stall
             )
         except NotFoundError as exc:
             # A server without the budgets app: nothing to enforce.
             logger.debug("Netra has no budget check (%s); proceeding", exc)
             return BudgetCheck.unlimited("no budget service")
-        except (ConnectionFailed, ServerError) as exc:
-            if not self.fail_open:
-                raise
-            logger.warning("Netra budget check unavailable (%s); proceeding without a reservation", exc)
-            return BudgetCheck.unlimited("budget service unreachable")
+        except (ConnectionFailed, ServerError, RateLimitedError) as exc:
+            logger.debug("Netra budget check unavailable (%s)", exc)
+            return self._unreachable(agent, model, take=reserve)
         except Exception as exc:
             # A bad key or an input the server refuses must not stop the agent's own call.
             if not self.fail_open:
@@ -125,6 +118,12 @@ class TokenTracker:
             else:
                 logger.exception("Netra budget check failed unexpectedly; proceeding")
             return BudgetCheck.unlimited(f"check failed: {exc}")
+        self.outage.learn(agent=agent, model=model, check=answer)
+        return answer
+
+    def _unreachable(self, agent: str, model: str, *, take: bool) -> BudgetCheck:
+        down_for = self.client.unreachable_for or 0.0
+        return self.outage.answer(agent=agent, model=model, down_for=down_for, take=take)
 
     def can_afford(
         self,
@@ -256,35 +255,17 @@ class TokenTracker:
     def _deliver(self, payload: dict) -> UsageResult | None:
         result = self.client.usage_send(payload)
         counts = normalize(payload["usage"], payload.get("usage_format"))
-        self._count(payload["agent"], payload.get("tool", ""), counts, result)
+        self._metrics.count(payload["agent"], payload.get("tool", ""), counts, result)
+        self.outage.recorded(model=payload["model"], tokens=counts.total,
+                             cost_usd=result.cost_usd if result is not None else None)
         return result
 
-    def _count(self, agent: str, tool: str, counts: Counts, result: UsageResult | None) -> None:
-        values = {
-            "input_tokens": counts.input, "cached_input_tokens": counts.cached_input,
-            "cache_write_tokens": counts.cache_write, "output_tokens": counts.output,
-            "reasoning_tokens": counts.reasoning, "total_tokens": counts.total,
-        }
-        if result is not None:
-            # The server's stored figures are the truth (the record may be a duplicate).
-            t = result.tokens
-            values = {
-                "input_tokens": t.input, "cached_input_tokens": t.cached_input,
-                "cache_write_tokens": t.cache_write, "output_tokens": t.output,
-                "reasoning_tokens": t.reasoning, "total_tokens": t.total,
-            }
-        with self._lock:
-            for row in (self._totals, self._by_agent.setdefault(agent, _empty_row()),
-                        self._by_tool.setdefault(tool, _empty_row())):
-                row["requests"] += 1
-                for key, value in values.items():
-                    row[key] += value
-                if result is not None:
-                    row["cost_usd"] += result.cost_usd
-                else:
-                    row["unpriced_requests"] += 1
-
     # --- metrics -----------------------------------------------------------------------
+
+    @property
+    def blocked_calls(self) -> int:
+        """Calls a budget refused (``BudgetExceeded``)."""
+        return self._metrics.blocked_calls
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -293,14 +274,7 @@ class TokenTracker:
         ``cost_usd`` is the server's price of each delivered record; records still in the
         buffer count in tokens and in ``unpriced_requests`` until they are delivered.
         """
-        with self._lock:
-            return {
-                "run_id": self.run_id,
-                "totals": _with_derived(self._totals),
-                "by_agent": {k: _with_derived(v) for k, v in sorted(self._by_agent.items())},
-                "by_tool": {k: _with_derived(v) for k, v in sorted(self._by_tool.items())},
-                "blocked_calls": self.blocked_calls,
-            }
+        return self._metrics.snapshot(self.run_id)
 
     def server_metrics(self) -> RunInfo:
         """The server's exact figures for this run."""
@@ -320,114 +294,3 @@ class TokenTracker:
         except Exception:
             logger.exception("Netra: flushing at the end of the run failed")
 
-
-class TrackedCall:
-    """One model call: reserved on enter, committed by ``record``, released otherwise."""
-
-    def __init__(
-        self,
-        tracker: TokenTracker,
-        *,
-        model: str,
-        agent: str,
-        tool: str | None,
-        messages: list[dict] | None,
-        prompt: str | None,
-        max_output_tokens: int | None,
-        estimated_input_tokens: int | None,
-        metadata: dict | None,
-        reserve: bool,
-    ) -> None:
-        self.tracker = tracker
-        self.model = model
-        self.agent = agent
-        self.tool = tool
-        self.messages = messages
-        self.prompt = prompt
-        self.max_output_tokens = max_output_tokens
-        self.estimated_input_tokens = estimated_input_tokens
-        self.metadata = metadata
-        self.reserve = reserve
-        self.request_id = str(uuid.uuid4())
-        self.check: BudgetCheck | None = None
-        self.result: UsageResult | None = None
-        self.recorded = False
-        self.released = False
-        self._started: float | None = None
-
-    @property
-    def reservation_id(self) -> str | None:
-        reservation = self.check.reservation if self.check else None
-        return reservation.id if reservation else None
-
-    def start(self) -> TrackedCall:
-        """Check (and reserve); raises BudgetExceeded when a hard budget says no."""
-        if self.reserve:
-            check = self.tracker.check(
-                self.estimated_input_tokens, model=self.model, messages=self.messages, prompt=self.prompt,
-                max_output_tokens=self.max_output_tokens, agent=self.agent, reserve=True,
-            )
-            self.check = check
-            if not check.allowed:
-                with self.tracker._lock:
-                    self.tracker.blocked_calls += 1
-                message = check.raw.get("message") or check.reason or "Budget exceeded."
-                raise BudgetExceeded(message, check=check)
-        self._started = time.monotonic()
-        return self
-
-    def __enter__(self) -> TrackedCall:
-        return self.start()
-
-    def record(
-        self,
-        response: Any = None,
-        *,
-        usage: Any = None,
-        usage_format: str | None = None,
-        latency_ms: int | None = None,
-        cache_hit: bool = False,
-        optimization: dict | None = None,
-        metadata: dict | None = None,
-    ) -> UsageResult | None:
-        """Commit the provider's usage (a response object, or its usage). Never raises."""
-        if self.recorded:
-            logger.warning("Netra: call %s already recorded; ignoring a second record", self.request_id)
-            return self.result
-        try:
-            if latency_ms is None and self._started is not None:
-                latency_ms = int((time.monotonic() - self._started) * 1000)
-            payload = self.tracker._payload(
-                response, model=self.model, usage=usage, usage_format=usage_format, agent=self.agent,
-                tool=self.tool, request_id=self.request_id, reservation_id=self.reservation_id,
-                latency_ms=latency_ms, cache_hit=cache_hit, optimization=optimization,
-                metadata={**(self.metadata or {}), **(metadata or {})},
-            )
-            if payload is None:
-                return None
-            self.recorded = True
-            self.result = self.tracker._deliver(payload)
-            return self.result
-        except Exception:
-            logger.exception("Netra: recording usage failed; the agent's call is unaffected")
-            return None
-
-    def release(self) -> None:
-        """Give the reservation back (the call did not happen or reported no usage)."""
-        reservation_id = self.reservation_id
-        if not reservation_id or self.recorded or self.released:
-            return
-        self.released = True
-        try:
-            self.tracker.client.reservation_release(reservation_id, user=self.tracker.user)
-        except Exception as exc:
-            # The server expires unreleased holds on its own (TTL); nothing is lost.
-            logger.warning("Netra: releasing reservation %s failed (%s); it will expire", reservation_id, exc)
-
-    def finish(self) -> None:
-        if not self.recorded:
-            self.release()
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        self.finish()
-        return False

@@ -87,6 +87,12 @@ class Transport:
         self.retries = max(0, int(retries))
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # Whether the server answers, for callers deciding whether to ask at all: when the
+        # current outage began (None while it answers), when the last request failed, and
+        # whether that was a refused connection (cheap to try again) or a timeout, 5xx or 429.
+        self.down_since: float | None = None
+        self.failed_at = 0.0
+        self.failed_fast = False
 
     def url(self, path: str, params: dict | None = None) -> str:
         url = f"{self.base_url}/api/v1/{path.lstrip('/')}"
@@ -114,15 +120,31 @@ class Transport:
             if attempt:
                 time.sleep(self._delay(attempt, last))
             try:
-                return self._once(method, url, data)
+                answer = self._once(method, url, data)
             except NetraError as exc:
                 last = exc
                 if not self._retryable(exc, retry):
+                    self._note(exc)
                     raise
                 logger.debug("netra %s %s failed (attempt %d/%d): %s", method, path, attempt + 1, attempts,
                              exc)
+            else:
+                self._note(None)
+                return answer
         assert last is not None
+        self._note(last)
         raise last
+
+    def _note(self, error: NetraError | None) -> None:
+        """Keep the outcome of a request: any answer but a 5xx or a 429 means the server answers."""
+        if not isinstance(error, (ConnectionFailed, ServerError, RateLimitedError)):
+            self.down_since = None
+            return
+        now = time.monotonic()
+        if self.down_since is None:
+            self.down_since = now
+        self.failed_at = now
+        self.failed_fast = bool(getattr(error, "refused", False))
 
     def _delay(self, attempt: int, last: NetraError | None) -> float:
         retry_after = getattr(last, "retry_after", None)
