@@ -11,6 +11,8 @@ import pytest
 
 from optimization import compression
 from optimization.compression import LEVELS, NEGATIONS, fenced_blocks
+from optimization.compression.extractive import context_paragraphs
+from optimization.compression.splitting import sentences
 from optimization.phrase_rules import (
     AGGRESSIVE_RULES,
     ARTICLE_RULES,
@@ -272,7 +274,7 @@ def test_few_shot_example_data_is_never_rewritten():
 
 
 def test_extractive_context_does_not_split_at_e_g():
-    assert compression._sentences("Cite the ID (e.g. DOC-1) here. Then stop.") == [
+    assert sentences("Cite the ID (e.g. DOC-1) here. Then stop.") == [
         "Cite the ID (e.g. DOC-1) here. ",
         "Then stop.",
     ]
@@ -473,7 +475,7 @@ def test_what_counts_as_retrieved_context():
         "</context>",
         "Rules:\nAlways cite.",
     ]
-    assert compression._context_paragraphs(paras) == {2, 3, 7}
+    assert context_paragraphs(paras) == {2, 3, 7}
 
 
 @pytest.mark.parametrize(
