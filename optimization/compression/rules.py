@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from optimization.phrase_rules import (
+from optimization.compression.rule_sets import (
     AGGRESSIVE_NEGATION_KEEPING_RULES,
     AGGRESSIVE_RULES,
     ARTICLE_RULES,

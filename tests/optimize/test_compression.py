@@ -12,13 +12,13 @@ import pytest
 from optimization import compression
 from optimization.compression import LEVELS, NEGATIONS, fenced_blocks
 from optimization.compression.extractive import context_paragraphs
-from optimization.compression.splitting import sentences
-from optimization.phrase_rules import (
+from optimization.compression.rule_sets import (
     AGGRESSIVE_RULES,
     ARTICLE_RULES,
     NEGATION_KEEPING_RULES,
     PHRASE_RULES,
 )
+from optimization.compression.splitting import sentences
 from optimization.preservation import json_blocks, preservation_report
 
 
