@@ -29,7 +29,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
 from optimization.compression import DEFAULT_MAX_EXAMPLES, LEVELS, compress, extractive  # noqa: E402
 from optimization.compression.guarantees import NEGATION_RE  # noqa: E402
 from optimization.compression.masking import PLACEHOLDER_RE  # noqa: E402
-from optimization.preservation import preservation_report  # noqa: E402
+from optimization.compression.preservation import preservation_report  # noqa: E402
 from tokens.tokenizer import count_text  # noqa: E402
 
 CORPUS = ROOT / "bench" / "data" / "corpus.jsonl"

@@ -12,6 +12,7 @@ import pytest
 from optimization import compression
 from optimization.compression import LEVELS, NEGATIONS, fenced_blocks
 from optimization.compression.extractive import context_paragraphs
+from optimization.compression.preservation import json_blocks, preservation_report
 from optimization.compression.rule_sets import (
     AGGRESSIVE_RULES,
     ARTICLE_RULES,
@@ -19,7 +20,6 @@ from optimization.compression.rule_sets import (
     PHRASE_RULES,
 )
 from optimization.compression.splitting import sentences
-from optimization.preservation import json_blocks, preservation_report
 
 
 @functools.cache
