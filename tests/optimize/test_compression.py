@@ -20,6 +20,7 @@ from optimization.compression.rule_sets import (
     PHRASE_RULES,
 )
 from optimization.compression.splitting import sentences
+from tokens.tokenizer import count_text
 
 
 @functools.cache
@@ -164,8 +165,6 @@ def test_techniques_are_reported_in_order():
 
 def test_reduction_per_level_grows():
     def tokens(text):
-        from tokens.tokenizer import count_text
-
         return count_text(text, "gpt-4o").tokens
 
     total = sum(tokens(r["prompt"]) for r in CORPUS)
