@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
 
-from optimization import compression  # noqa: E402
-from optimization.compression import LEVELS, compress  # noqa: E402
-from optimization.preservation import preservation_report  # noqa: E402
+from optimization.compression import DEFAULT_MAX_EXAMPLES, LEVELS, compress, extractive  # noqa: E402
+from optimization.compression.guarantees import NEGATION_RE  # noqa: E402
+from optimization.compression.masking import PLACEHOLDER_RE  # noqa: E402
+from optimization.compression.preservation import preservation_report  # noqa: E402
 from tokens.tokenizer import count_text  # noqa: E402
 
 CORPUS = ROOT / "bench" / "data" / "corpus.jsonl"
@@ -38,15 +39,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="gpt-4o")
     parser.add_argument("--by-category", action="store_true")
-    parser.add_argument("--max-examples", type=int, default=compression.DEFAULT_MAX_EXAMPLES)
+    parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
     parser.add_argument("--what-if-drop-numeric-context", action="store_true")
     args = parser.parse_args()
     what_if = args.what_if_drop_numeric_context
     if what_if:
         # Numbers and identifiers no longer force a context sentence to stay.
-        compression._must_keep = lambda s: bool(
-            compression._PLACEHOLDER_RE.search(s) or compression._NEGATION_RE.search(s)
-            or compression._CAUSAL_RE.search(s)
+        extractive.must_keep = lambda s: bool(
+            PLACEHOLDER_RE.search(s) or NEGATION_RE.search(s) or extractive.CAUSAL_RE.search(s)
         )
         print("WHAT-IF run: context sentences with numbers may be dropped; the number guarantee is off")
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]

@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from optimization.compression import compress
 from optimization.models import PromptTemplate, ResponseCacheEntry, SavingsRecord
 from tokens.tokenizer import count_messages, count_text
 
@@ -34,8 +35,6 @@ def _price(model=MODEL):
 def test_optimize_prompt_reports_exact_tokens_and_records_saving(
     api, user, django_capture_on_commit_callbacks
 ):
-    from optimization.compression import compress
-
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         res = api.post(
             "/api/v1/optimize/prompt", {"model": MODEL, "prompt": PROMPT, "level": "balanced"}, format="json"

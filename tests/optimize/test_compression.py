@@ -11,13 +11,16 @@ import pytest
 
 from optimization import compression
 from optimization.compression import LEVELS, NEGATIONS, fenced_blocks
-from optimization.phrase_rules import (
+from optimization.compression.extractive import context_paragraphs
+from optimization.compression.preservation import json_blocks, preservation_report
+from optimization.compression.rule_sets import (
     AGGRESSIVE_RULES,
     ARTICLE_RULES,
     NEGATION_KEEPING_RULES,
     PHRASE_RULES,
 )
-from optimization.preservation import json_blocks, preservation_report
+from optimization.compression.splitting import sentences
+from tokens.tokenizer import count_text
 
 
 @functools.cache
@@ -162,8 +165,6 @@ def test_techniques_are_reported_in_order():
 
 def test_reduction_per_level_grows():
     def tokens(text):
-        from tokens.tokenizer import count_text
-
         return count_text(text, "gpt-4o").tokens
 
     total = sum(tokens(r["prompt"]) for r in CORPUS)
@@ -272,7 +273,7 @@ def test_few_shot_example_data_is_never_rewritten():
 
 
 def test_extractive_context_does_not_split_at_e_g():
-    assert compression._sentences("Cite the ID (e.g. DOC-1) here. Then stop.") == [
+    assert sentences("Cite the ID (e.g. DOC-1) here. Then stop.") == [
         "Cite the ID (e.g. DOC-1) here. ",
         "Then stop.",
     ]
@@ -473,7 +474,7 @@ def test_what_counts_as_retrieved_context():
         "</context>",
         "Rules:\nAlways cite.",
     ]
-    assert compression._context_paragraphs(paras) == {2, 3, 7}
+    assert context_paragraphs(paras) == {2, 3, 7}
 
 
 @pytest.mark.parametrize(

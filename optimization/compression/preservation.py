@@ -6,24 +6,16 @@ import json
 import re
 from collections import Counter
 
-from optimization.compression import (
-    _EMAIL_RE,
-    _IDENTIFIER_RE,
-    _NEGATION_RE,
-    _NUMBER_RE,
-    _QUOTED_RE,
-    _URL_RE,
-    CompressionResult,
-    _json_spans,
-    _sub_spans,
-    fenced_blocks,
-)
+from optimization.compression.guarantees import IDENTIFIER_RE, NEGATION_RE, NUMBER_RE
+from optimization.compression.json_compact import json_spans
+from optimization.compression.masking import EMAIL_RE, QUOTED_RE, URL_RE, fenced_blocks, sub_spans
+from optimization.compression.pipeline import CompressionResult
 
 
 def json_blocks(text: str) -> list[object]:
     """Parsed values of the JSON blocks in ``text`` (outside fenced code)."""
-    masked = _sub_spans(text, fenced_blocks(text), lambda raw: " " * len(raw))
-    return [json.loads(masked[s:e]) for s, e in _json_spans(masked)]
+    masked = sub_spans(text, fenced_blocks(text), lambda raw: " " * len(raw))
+    return [json.loads(masked[s:e]) for s, e in json_spans(masked)]
 
 
 _STATEMENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n")
@@ -63,11 +55,11 @@ def preservation_report(original: str, result: CompressionResult) -> dict[str, b
     need = Counter(_canon(v) for v in json_blocks(source))
     report["json_blocks"] = all(have[k] >= n for k, n in need.items())
     for name, regex in (
-        ("numbers", _NUMBER_RE),
-        ("urls", _URL_RE),
-        ("emails", _EMAIL_RE),
-        ("identifiers", _IDENTIFIER_RE),
-        ("quoted_strings", _QUOTED_RE),
+        ("numbers", NUMBER_RE),
+        ("urls", URL_RE),
+        ("emails", EMAIL_RE),
+        ("identifiers", IDENTIFIER_RE),
+        ("quoted_strings", QUOTED_RE),
     ):
         found = set(regex.findall(out))
         if name == "urls":
@@ -77,7 +69,7 @@ def preservation_report(original: str, result: CompressionResult) -> dict[str, b
             report[name] = all(q in out for q in set(regex.findall(source)))
         else:
             report[name] = set(regex.findall(source)) <= found
-    neg_in = Counter(w.lower() for part in distinct_statements(source) for w in _NEGATION_RE.findall(part))
-    neg_out = Counter(w.lower() for w in _NEGATION_RE.findall(out))
+    neg_in = Counter(w.lower() for part in distinct_statements(source) for w in NEGATION_RE.findall(part))
+    neg_out = Counter(w.lower() for w in NEGATION_RE.findall(out))
     report["negations"] = all(neg_out[w] >= n for w, n in neg_in.items())
     return report
