@@ -159,10 +159,14 @@ def layer_messages(encoded: Iterable[tuple[int, str]]) -> list[tuple[str, dict[s
 
 async def _group_send_all(layer, messages: list[tuple[str, dict[str, Any]]]) -> None:
     for group, message in messages:
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # live events are best effort; the ledger is the truth
-            logger.exception("could not publish %d live events to %s", len(message["events"]), group)
+        # A second try gets a fresh connection: the first may have died with a Redis restart.
+        for attempt in (1, 2):
+            try:
+                await layer.group_send(group, message)
+                break
+            except Exception:  # live events are best effort; the ledger is the truth
+                if attempt == 2:
+                    logger.exception("could not publish %d live events to %s", len(message["events"]), group)
 
 
 def _deliver(encoded: list[tuple[int, str]], loop: asyncio.AbstractEventLoop) -> None:

@@ -12,15 +12,22 @@ so only the session path needs the cross-site check.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
 
 from core import events
+from live.layers import LAYER_ERRORS
 from tokens.auth import api_key_from_header
 from tokens.services import api_key_touch
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -57,6 +64,7 @@ class UsageConsumer(AsyncWebsocketConsumer):
     """Streams live events; all decisions about who sees what are made at connect."""
 
     attached = False
+    rejoining: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = await self._authenticate()
@@ -71,16 +79,44 @@ class UsageConsumer(AsyncWebsocketConsumer):
             return
         # Staff in the all-users view get each event once, from the staff-wide group.
         self.groups = [events.ALL_GROUP] if scope_all else [events.user_group(user.pk)]
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self._join()
+        # Re-joined now and then: a restarted Redis forgot the groups, and membership expires after a day.
+        self.rejoining = asyncio.ensure_future(self._rejoin_forever())
         events.consumer_attach()
         self.attached = True
+
+    async def _join(self) -> None:
+        try:
+            for group in self.groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS as exc:  # Redis is down: the socket stays, and joins once it is back
+            logger.warning("live: cannot join %s yet (%s)", self.groups, exc)
+
+    async def _rejoin_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.NETRA_LIVE_REJOIN_SECONDS)
+            await self._join()
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        if self.rejoining is not None:
+            self.rejoining.cancel()
+        try:
+            await super().websocket_disconnect(message)
+        except LAYER_ERRORS as exc:  # leaving a group of a Redis that is down: it forgets by itself
+            logger.warning("live: could not leave %s (%s)", self.groups, exc)
+            await self.disconnect(message.get("code", 1000))
+            raise StopConsumer() from None
 
     async def disconnect(self, code: int) -> None:
         # The base class leaves self.groups; this only tells the sender the loop is gone.
         if self.attached:
             events.consumer_detach()
             self.attached = False
+
+    async def usage_resync(self, message: dict) -> None:
+        """The layer lost Redis and has it back: join again, and tell the client to refetch what it missed."""
+        await self._join()
+        await self.send(text_data=events.encode(events.envelope("resync", {})))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """Clients have nothing to say; input is ignored (keepalives welcome)."""

@@ -123,19 +123,38 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker ------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# How the live channel layer talks to Redis (live/layers.py says why).
+CHANNEL_REDIS_OPTIONS = {
+    # Longer than the layer's 5 s blocking pop: redis-py 8 defaults to 5 s, and an idle socket then
+    # failed every 5 s. A dead peer is still found by the keepalive.
+    "socket_timeout": env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=30.0),
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    # A pooled connection idle this long is pinged (and replaced) before use.
+    "health_check_interval": 15,
+}
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # django-redis, so a Redis outage degrades instead of failing: reads miss, writes are
+            # skipped (IGNORE_EXCEPTIONS, logged), and requests never wait long for a dead server.
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="netra"),
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 2,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, waiting out a lost Redis (live/layers.py).
+            "BACKEND": "live.layers.ResilientRedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, **CHANNEL_REDIS_OPTIONS}],
                 "prefix": env.str("CHANNEL_PREFIX", default="netra"),
             },
         }
@@ -268,6 +287,8 @@ NETRA_POLICY_HIGH_TOKENS_PER_DAY = env.int("NETRA_POLICY_HIGH_TOKENS_PER_DAY", d
 NETRA_POLICY_HIGH_COST_PER_DAY = Decimal(env.str("NETRA_POLICY_HIGH_COST_PER_DAY", default="10"))
 NETRA_POLICY_PROMPT_RATIO = Decimal(env.str("NETRA_POLICY_PROMPT_RATIO", default="10"))
 NETRA_POLICY_REPEAT_SHARE = Decimal(env.str("NETRA_POLICY_REPEAT_SHARE", default="0.05"))
+# Live sockets re-join their channel-layer groups this often (a restarted Redis forgot them).
+NETRA_LIVE_REJOIN_SECONDS = env.int("NETRA_LIVE_REJOIN_SECONDS", default=30)
 # The embedded default's in-process scheduler of periodic jobs (False turns it off).
 NETRA_EMBEDDED_BEAT = env.bool("NETRA_EMBEDDED_BEAT", default=True)
 # Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.

@@ -10,6 +10,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.private_redis import PrivateRedis
 from tokens.pricing import catalog as price_catalog
 from tokens.services import api_key_create, prices_import
 
@@ -94,3 +95,11 @@ def service_api(db, catalog) -> APIClient:
 @pytest.fixture
 def make_client():
     return _client_for
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis server of this test's own (tests.private_redis): stop and restart it at will."""
+    server = PrivateRedis().start()
+    yield server
+    server.stop()

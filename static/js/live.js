@@ -222,6 +222,7 @@
       if (event.type === "token_usage") onUsage(event.data);
       else if (event.type === "budget_alert") onAlert(event.data);
       else if (event.type === "token_optimization") onOptimization(event.data);
+      else if (event.type === "resync") resync();  // the server lost its event bus for a while
     };
     socket.onclose = function (ev) {
       if (ev.code === 4401) { setStatus("down", "Signed out: sign in again to resume"); return; }
