@@ -62,10 +62,12 @@ def alert_raise(
             )
     except IntegrityError:
         return None
+    # robust: with the broker (Redis) down the alert is kept and its delivery logged as lost; the request
+    # that crossed the threshold never fails for it.
     if user is not None and user.email:
-        transaction.on_commit(lambda: alert_email_deliver.delay(alert.pk))
+        transaction.on_commit(lambda: alert_email_deliver.delay(alert.pk), robust=True)
     if webhook_target(alert, webhook)[0]:
-        transaction.on_commit(lambda: alert_webhook_deliver.delay(alert.pk, webhook))
+        transaction.on_commit(lambda: alert_webhook_deliver.delay(alert.pk, webhook), robust=True)
     if user is not None and live_event is not None:
         events.publish(user.pk, "budget_alert", live_event)
     return alert

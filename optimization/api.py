@@ -344,14 +344,15 @@ class CacheStoreApi(APIView):
         )
         return Response(
             {
-                "stored": True,
+                "stored": result.stored,
                 "key": result.key,
                 "shared": result.shared,
                 "expires_at": result.expires_at,
                 "size_bytes": result.size_bytes,
                 "evicted": result.evicted,
             },
-            status=status.HTTP_201_CREATED,
+            # A store the cache backend could not take (Redis down) is skipped: 200, stored false.
+            status=status.HTTP_201_CREATED if result.stored else status.HTTP_200_OK,
         )
 
 

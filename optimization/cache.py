@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from core.db import counters_add
@@ -168,6 +168,8 @@ class StoreResult:
     expires_at: str
     size_bytes: int
     evicted: int
+    # False when the cache backend (Redis) is unreachable: the store is skipped, nothing else fails.
+    stored: bool = True
 
 
 def cache_store(
@@ -181,6 +183,7 @@ def cache_store(
     ttl_seconds: int | None = None,
     shared: bool = False,
 ) -> StoreResult:
+    """Store a response for the user (or, for service keys, the shared scope), within that scope's quota."""
     key = cache_key(model=model, messages=messages, params=params)
     scope = SHARED_SCOPE if shared else user_scope(user)
     ttl = ttl_seconds or settings.NETRA_RESPONSE_CACHE_TTL_SECONDS
@@ -201,6 +204,10 @@ def cache_store(
     size = len(json.dumps(payload, ensure_ascii=False).encode())
     if size > settings.NETRA_RESPONSE_CACHE_MAX_BYTES:
         raise EntryTooLarge(size=size, limit=settings.NETRA_RESPONSE_CACHE_MAX_BYTES)
+    storage_key = _storage_key(scope, key)
+    cache.set(storage_key, payload, timeout=ttl)
+    if cache.get(storage_key) is None:  # the backend is down (its errors are ignored): skip, never fail
+        return StoreResult(key, shared, expires.isoformat(), size, evicted=0, stored=False)
     ResponseCacheEntry.objects.update_or_create(
         scope=scope,
         key_hash=key,
@@ -215,36 +222,38 @@ def cache_store(
             "last_used_at": now,
         },
     )
-    cache.set(_storage_key(scope, key), payload, timeout=ttl)
-    evicted = cache_evict()
+    evicted = cache_evict(scope=scope)
     return StoreResult(key, shared, expires.isoformat(), size, evicted)
 
 
-def cache_evict() -> int:
-    """Drop expired index rows, then least-recently-used entries beyond the limits."""
+def cache_evict(*, scope: str) -> int:
+    """Drop the scope's expired entries, then its least-recently-used ones beyond its quota.
+
+    Quotas are per scope (each customer's private entries, and the shared
+    entries): a customer who stores a lot evicts only their own entries.
+    Returns how many live entries were evicted.
+    """
     now = timezone.now()
-    expired = list(
-        ResponseCacheEntry.objects.filter(expires_at__lte=now).values_list("pk", "scope", "key_hash")
-    )
+    entries = ResponseCacheEntry.objects.filter(scope=scope)
+    expired = list(entries.filter(expires_at__lte=now).values_list("pk", "key_hash"))
     victims = list(expired)
     limit_entries, limit_bytes = settings.NETRA_RESPONSE_CACHE_MAX_ENTRIES, settings.NETRA_RESPONSE_CACHE_MAX_BYTES
-    live = ResponseCacheEntry.objects.filter(expires_at__gt=now)
-    count, size = live.count(), live.aggregate(size=Sum("size_bytes"))["size"] or 0
+    live = entries.filter(expires_at__gt=now)
+    totals = live.aggregate(count=Count("pk"), size=Sum("size_bytes"))
+    count, size = totals["count"], totals["size"] or 0
     if count > limit_entries or size > limit_bytes:
-        for pk, scope, key_hash, entry_size in (
-            live.order_by("last_used_at", "pk")
-            .values_list("pk", "scope", "key_hash", "size_bytes")
-            .iterator()
+        for pk, key_hash, entry_size in (
+            live.order_by("last_used_at", "pk").values_list("pk", "key_hash", "size_bytes").iterator()
         ):
             if count <= limit_entries and size <= limit_bytes:
                 break
-            victims.append((pk, scope, key_hash))
+            victims.append((pk, key_hash))
             count -= 1
             size -= entry_size
     if not victims:
         return 0
-    cache.delete_many([_storage_key(scope, key_hash) for _, scope, key_hash in victims])
-    ResponseCacheEntry.objects.filter(pk__in=[pk for pk, _, _ in victims]).delete()
+    cache.delete_many([_storage_key(scope, key_hash) for _, key_hash in victims])
+    ResponseCacheEntry.objects.filter(pk__in=[pk for pk, _ in victims]).delete()
     return len(victims) - len(expired)
 
 

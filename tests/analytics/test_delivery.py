@@ -5,10 +5,12 @@ import urllib.error
 import pytest
 from django.core import mail
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from analytics.alerts import alert_raise
 from analytics.delivery import alert_webhook_deliver
 from analytics.models import Alert
+from budgets.services import budget_create
 
 
 class Retried(Exception):
@@ -81,11 +83,23 @@ def test_nothing_is_sent_for_an_alert_that_was_rolled_back(user, settings, monke
 
 @pytest.mark.django_db(transaction=True)
 def test_a_webhook_that_is_down_never_fails_the_usage_post(api, user, failing_webhook):
-    from budgets.services import budget_create
-
     budget_create(by=None, user=user, scope="user", period="day", limit_tokens=100,
                   webhook_url="http://127.0.0.1:9/budget-hook")
     response = api.post("/api/v1/usage", {"request_id": "over", "model": "gpt-4o", "prompt_tokens": 150,
                                           "completion_tokens": 10}, format="json")
     assert response.status_code == 201
     assert failing_webhook == ["http://127.0.0.1:9/budget-hook"] * 4  # 50, 80, 90 and 100 % crossed at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_is_down_never_fails_the_usage_post(api, user, monkeypatch, caplog):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("analytics.alerts.alert_email_deliver.delay", broker_down)
+    budget_create(by=None, user=user, scope="user", period="day", limit_tokens=100)
+    response = api.post("/api/v1/usage", {"request_id": "over", "model": "gpt-4o", "prompt_tokens": 150,
+                                          "completion_tokens": 10}, format="json")
+    assert response.status_code == 201
+    assert Alert.objects.filter(user=user).count() == 4
+    assert "Error 111 connecting" in caplog.text
