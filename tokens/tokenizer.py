@@ -9,8 +9,10 @@ from cl100k_base times a per-provider factor, flagged ``exact=False``.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,10 +101,34 @@ def _scale(raw: int, choice: TokenizerChoice) -> int:
     return raw if choice.factor == 1.0 else math.ceil(raw * choice.factor)
 
 
+# tiktoken's pre-tokenizer regex backtracks across a run of whitespace, and on a run of a few hundred
+# thousand characters it gives up ("Max stack size exceeded for backtracking"). Such runs are encoded
+# in pieces it can take; the count is then no longer exact (a piece boundary may split a token).
+LONG_WHITESPACE = re.compile(r"\s{50000,}")
+WHITESPACE_PIECE = 50_000
+
+
+def _encode(enc: tiktoken.Encoding, text: str) -> tuple[list[int], bool]:
+    """Token ids, and whether they are exactly what the provider's tokenizer gives."""
+    try:
+        return enc.encode(text, disallowed_special=()), True
+    except ValueError:
+        pass
+    ids: list[int] = []
+    pos = 0
+    for run in LONG_WHITESPACE.finditer(text):
+        ids += enc.encode(text[pos : run.start()], disallowed_special=())
+        for start in range(run.start(), run.end(), WHITESPACE_PIECE):
+            ids += enc.encode(text[start : min(start + WHITESPACE_PIECE, run.end())], disallowed_special=())
+        pos = run.end()
+    ids += enc.encode(text[pos:], disallowed_special=())
+    return ids, False
+
+
 def encode(text: str, model: str, provider: str = "") -> list[int]:
     """Token ids of ``text`` with the model's encoding (estimate encoding if none)."""
     choice = choose_tokenizer(model, provider)
-    return get_encoding(choice.encoding).encode(text, disallowed_special=())
+    return _encode(get_encoding(choice.encoding), text)[0]
 
 
 def decode(tokens: list[int], model: str, provider: str = "") -> str:
@@ -112,8 +138,8 @@ def decode(tokens: list[int], model: str, provider: str = "") -> str:
 
 def count_text(text: str, model: str, provider: str = "") -> TokenCount:
     choice = choose_tokenizer(model, provider)
-    raw = len(get_encoding(choice.encoding).encode(text, disallowed_special=()))
-    return TokenCount(_scale(raw, choice), choice.encoding, choice.exact)
+    ids, whole = _encode(get_encoding(choice.encoding), text)
+    return TokenCount(_scale(len(ids), choice), choice.encoding, choice.exact and whole)
 
 
 def _content_text(content: Any) -> str:
@@ -140,11 +166,10 @@ def count_messages(messages: list[dict[str, Any]], model: str, provider: str = "
     Every string value of a message is encoded (role, content, name, ...), as in
     OpenAI's cookbook; tool calls are counted by their JSON text.
     """
-    import json
-
     choice = choose_tokenizer(model, provider)
     enc = get_encoding(choice.encoding)
     total = REPLY_PRIMER_TOKENS
+    exact = choice.exact
     for message in messages:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
@@ -156,7 +181,9 @@ def count_messages(messages: list[dict[str, Any]], model: str, provider: str = "
                 continue
             else:
                 text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-            total += len(enc.encode(text, disallowed_special=()))
+            ids, whole = _encode(enc, text)
+            total += len(ids)
+            exact = exact and whole
             if key == "name":
                 total += TOKENS_PER_NAME
-    return TokenCount(_scale(total, choice), choice.encoding, choice.exact)
+    return TokenCount(_scale(total, choice), choice.encoding, exact)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
@@ -64,8 +65,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("body_too_large", "The request body is larger than the server accepts.",
-                       {"body": ["Request body too large."]}),
-            status=status.HTTP_400_BAD_REQUEST,
+                       {"body": [f"At most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes."]}),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -289,11 +289,12 @@ def test_body_must_be_an_object(api):
     assert response.json()["error"]["fields"] == {"body": ["Expected a JSON object."]}
 
 
-def test_oversized_body_is_a_json_400(api, settings):
+def test_oversized_body_is_a_json_413(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = api.post("/api/v1/usage", record("big", metadata={"note": "x" * 2000}), format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "body_too_large"
+    assert response.status_code == 413
+    assert response.json()["error"] == {"code": "body_too_large", "message": (
+        "The request body is larger than the server accepts."), "fields": {"body": ["At most 1,000 bytes."]}}
     assert UsageRecord.objects.count() == 0
 
 
