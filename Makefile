@@ -19,6 +19,9 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
+# The embedded default runs with DEBUG on (DEBUG is off unless set; production never sets it).
+setup run: export DEBUG ?= true
+
 setup: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_prices

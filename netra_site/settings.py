@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,22 +21,51 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless set: `make run` sets DEBUG=true for the embedded default; production never does.
+DEBUG = env.bool("DEBUG", default=False)
 TESTING = False  # netra_site/test_settings.py turns it on
+# The embedded default (no DATABASE_URL): SQLite, one process, for trying Netra on one machine.
+EMBEDDED = not env.str("DATABASE_URL", default="")
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "testserver", "[::1]"]
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
-if not DEBUG:
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "insecure-dev-key-only-for-debug"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or LOCAL_HOSTS
+elif EMBEDDED and not (SECRET_KEY and ALLOWED_HOSTS):
+    # A management command on the embedded default (create_api_key, ...): a key of this checkout's own,
+    # made once and kept beside the SQLite file, and local hosts only.
+    _key_file = BASE_DIR / ".secret_key"
+    if not SECRET_KEY:
+        if not _key_file.exists():
+            _key_file.write_text(get_random_secret_key())
+            _key_file.chmod(0o600)
+        SECRET_KEY = _key_file.read_text().strip()
+    ALLOWED_HOSTS = ALLOWED_HOSTS or LOCAL_HOSTS
+else:
     # Production refuses to start with unsafe settings.
     if not SECRET_KEY or SECRET_KEY.startswith("insecure-"):
         raise ImproperlyConfigured("DEBUG=False requires SECRET_KEY to be set.")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DEBUG=False requires ALLOWED_HOSTS to be set.")
-else:
-    SECRET_KEY = SECRET_KEY or "insecure-dev-key-only-for-debug"
-    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver", "[::1]"]
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS and proxies: Django's own setting names, from the environment -----------------------
+# (`manage.py check --deploy` is clean with the production environment in the README.)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[])) or None
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -46,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -74,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "netra_site.urls"
@@ -191,6 +224,16 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Auth, i18n, static -------------------------------------------------------
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is locked out for AXES_COOLOFF_MINUTES (429), the right password included. Locking
+# the pair, not the username alone, keeps a stranger from locking the admin out.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -244,6 +287,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttles.UserRateThrottle"],
+    # Proxies in front that append to X-Forwarded-For (the client's address is then read from it).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None) if env.str("NUM_PROXIES", default="") else None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -293,6 +339,9 @@ NETRA_POLICY_REPEAT_SHARE = Decimal(env.str("NETRA_POLICY_REPEAT_SHARE", default
 NETRA_LIVE_REJOIN_SECONDS = env.int("NETRA_LIVE_REJOIN_SECONDS", default=30)
 # The embedded default's in-process scheduler of periodic jobs (False turns it off).
 NETRA_EMBEDDED_BEAT = env.bool("NETRA_EMBEDDED_BEAT", default=True)
+# Abuse limits (core/api/throttles.py), "<count>/<second|minute|hour|day>"; empty turns one off.
+NETRA_THROTTLE_USER = env.str("NETRA_THROTTLE_USER", default="60000/minute")
+NETRA_AUTH_FAILURES_LIMIT = env.str("NETRA_AUTH_FAILURES_LIMIT", default="30/minute")
 # Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

@@ -1,12 +1,22 @@
 """Test overrides on top of the env-driven settings (cookiecutter-django style)."""
 
-from netra_site.settings import *  # noqa: F401,F403
+import os
+
+# As the embedded default runs under `make run` (static files from the finders, the browsable API);
+# production settings are tested in subprocesses with their own environment.
+os.environ.setdefault("DEBUG", "True")
+
+from netra_site.settings import *  # noqa: E402,F401,F403
 
 TESTING = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in the test's process on both backends (a test that needs a real worker starts one).
 CELERY_TASK_ALWAYS_EAGER = True
+# The caches outlive each test: counters of one test's failed keys must not throttle the next one's
+# (tests/test_abuse_limits.py turns them on).
+NETRA_AUTH_FAILURES_LIMIT = ""
+NETRA_THROTTLE_USER = ""
 NETRA_CATALOG_CACHE_SECONDS = 3600  # tests invalidate explicitly
 # Test databases roll back, so user ids repeat across tests: a cached estimate would leak between them.
 NETRA_ESTIMATE_CACHE_SECONDS = 0

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
+from core.api.throttles import auth_failures
 from tokens.models import ApiKey
 from tokens.services import acting_user_resolve, api_key_touch
 
@@ -33,19 +35,32 @@ def api_key_from_header(header: str | bytes | None) -> ApiKey | None:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <key>``. Guessing keys is limited: past NETRA_AUTH_FAILURES_LIMIT failed
+    attempts from one address in a window, every attempt from it is a 429 until the window ends."""
+
     keyword = "Bearer"
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:
             return None
+        failures, address = auth_failures(), self.get_ident(request)
+        if failures is not None and failures.count(address) >= failures.limit:
+            raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed API key attempts.")
         if not header.lower().startswith("bearer "):
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
         key = api_key_from_header(header)
         if key is None:
+            if failures is not None:
+                failures.hit(address)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         api_key_touch(key=key)
         return key.user, key
+
+    @staticmethod
+    def get_ident(request) -> str:
+        """The client's address as DRF's throttles see it (X-Forwarded-For behind NUM_PROXIES proxies)."""
+        return BaseThrottle().get_ident(request)
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

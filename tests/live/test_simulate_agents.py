@@ -70,7 +70,7 @@ def test_simulator_says_when_the_server_is_not_running(user):
 
 
 def test_simulator_refuses_production(settings):
-    settings.DEBUG = False
+    settings.DEBUG, settings.EMBEDDED = False, False
     with pytest.raises(CommandError, match="DEBUG=False"):
         call_command("simulate_agents", calls=1, stdout=StringIO())
 

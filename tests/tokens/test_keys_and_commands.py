@@ -123,28 +123,59 @@ def test_seed_demo_creates_users_budgets_and_a_month_of_usage(db, catalog, tmp_p
 
 
 def test_seed_demo_refuses_in_production(db, settings):
-    settings.DEBUG = False
+    settings.DEBUG, settings.EMBEDDED = False, False
     with pytest.raises(CommandError, match="DEBUG=False"):
         call_command("seed_demo", stdout=StringIO())
 
 
-def _check_with(env: dict) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
-    clean.update(env)
+def _clean_env() -> dict:
+    """The test's environment without any of the settings the test is about."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL", "REDIS_URL", "SQLITE_PATH"}}
     clean["DJANGO_SETTINGS_MODULE"] = "netra_site.settings"
+    return clean
+
+
+def _check_with(env: dict) -> subprocess.CompletedProcess:
+    clean = _clean_env()
+    clean.update(env)
     return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=120)
 
 
+PRODUCTION_DB = {"DATABASE_URL": "postgres://netra@127.0.0.1:5432/netra"}  # check never connects
+
+
 def test_production_refuses_to_start_without_secret_key_or_hosts():
-    no_key = _check_with({"DEBUG": "False", "ALLOWED_HOSTS": "example.com"})
+    no_key = _check_with({**PRODUCTION_DB, "ALLOWED_HOSTS": "example.com"})
     assert no_key.returncode != 0
     assert "DEBUG=False requires SECRET_KEY" in no_key.stderr
-    no_hosts = _check_with({"DEBUG": "False", "SECRET_KEY": "s" * 50})
+    no_hosts = _check_with({**PRODUCTION_DB, "SECRET_KEY": "s" * 50})
     assert no_hosts.returncode != 0
     assert "DEBUG=False requires ALLOWED_HOSTS" in no_hosts.stderr
-    ok = _check_with({"DEBUG": "False", "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "example.com"})
+    ok = _check_with({**PRODUCTION_DB, "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "example.com"})
     assert ok.returncode == 0, ok.stderr
+
+
+def test_debug_is_off_unless_set():
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT, env={**_clean_env(), **PRODUCTION_DB, "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "example.com"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert shown.stdout.strip().splitlines()[-1] == "False", shown.stderr
+
+
+def test_a_command_on_the_embedded_default_runs_without_any_setting(tmp_path):
+    """README: `.venv/bin/python manage.py create_api_key alice` right after `make run`, no variables set."""
+    env = {**_clean_env(), "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr
+    created = subprocess.run([sys.executable, "manage.py", "create_api_key", "alice", "--create-user"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.splitlines()[-1].startswith("ntk_")
 
 
 def test_admin_shows_price_history_of_a_model(admin_client, catalog):

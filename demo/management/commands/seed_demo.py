@@ -10,11 +10,14 @@ class Command(BaseCommand):
     help = "Demo data for a first start: admin (staff) and two customers with a month of usage."
 
     def add_arguments(self, parser):
-        parser.add_argument("--force", action="store_true", help="allow with DEBUG=False")
+        parser.add_argument("--force", action="store_true", help=("allow in production "
+                                  "(DEBUG=False with a DATABASE_URL)"))
 
     def handle(self, *args, force, **options):
-        if not settings.DEBUG and not force:
-            raise CommandError("Refusing to create demo users with DEBUG=False (pass --force).")
+        if not (settings.DEBUG or settings.EMBEDDED) and not force:
+            raise CommandError(
+                "Refusing to create demo users in production (DEBUG=False with a DATABASE_URL; pass --force)."
+            )
         creds = demo_users_ensure()
         for username, staff in DEMO_USERS:
             if not staff:

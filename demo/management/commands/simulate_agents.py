@@ -162,11 +162,13 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default=default_base_url(),
                             help="the running server (default from HOST and PORT, as make run uses: %(default)s)")
         parser.add_argument("--seed", type=int, default=None, help="repeatable traffic")
-        parser.add_argument("--force", action="store_true", help="allow with DEBUG=False")
+        parser.add_argument("--force", action="store_true", help=("allow in production "
+                                  "(DEBUG=False with a DATABASE_URL)"))
 
     def handle(self, *args, users, rate, duration, calls, base_url, seed, force, **options):
-        if not settings.DEBUG and not force:
-            raise CommandError("Refusing to create simulated users and keys with DEBUG=False (pass --force).")
+        if not (settings.DEBUG or settings.EMBEDDED) and not force:
+            raise CommandError("Refusing to create simulated users and keys in production "
+                               "(DEBUG=False with a DATABASE_URL; pass --force).")
         if users < 1 or rate <= 0:
             raise CommandError("--users must be at least 1 and --rate above 0.")
         rng = random.Random(seed)
