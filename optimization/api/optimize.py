@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import error_responses
 from core.api.fields import StrictCharField, TokenCountField
 from core.errors import InvalidInput
 from optimization.api.base import MAX_TEXT, ActingInputSerializer, price_or_400, valid
@@ -24,7 +25,7 @@ from tokens.tokenizer import count_messages, count_text
 class OptimizePromptApi(APIView):
     class InputSerializer(ActingInputSerializer):
         class Meta:
-            ref_name = "OptimizePromptInput"
+            ref_name = "OptimizePrompt"
 
         model = serializers.CharField(max_length=200)
         prompt = StrictCharField(trim_whitespace=False, max_length=MAX_TEXT)
@@ -41,7 +42,7 @@ class OptimizePromptApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
-            ref_name = "OptimizePromptOutput"
+            ref_name = "PromptOptimization"
 
         optimized = serializers.CharField()
         original_tokens = serializers.IntegerField()
@@ -49,11 +50,11 @@ class OptimizePromptApi(APIView):
         savings_percent = serializers.FloatField()
         techniques = serializers.ListField(child=serializers.CharField())
         level = serializers.CharField()
-        optimization_enabled = serializers.BooleanField()
+        optimization_enabled = serializers.BooleanField(source="enabled")
         removed_examples = serializers.IntegerField()
-        target_met = serializers.BooleanField(allow_null=True)
+        target_met = serializers.BooleanField(allow_null=True, help_text="Null without target_reduction.")
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403)})
     def post(self, request: Request) -> Response:
         data = valid(self.InputSerializer, request.data)
         user = acting_user(request, data.get("user"))
@@ -66,20 +67,13 @@ class OptimizePromptApi(APIView):
             max_examples=data["max_examples"],
             agent=data["agent"],
         )
-        return Response(
-            self.OutputSerializer(
-                {
-                    **result.__dict__,
-                    "optimization_enabled": result.enabled,
-                }
-            ).data
-        )
+        return Response(self.OutputSerializer(result).data)
 
 
 class OptimizeContextApi(APIView):
     class InputSerializer(ActingInputSerializer):
         class Meta:
-            ref_name = "OptimizeContextInput"
+            ref_name = "OptimizeContext"
 
         model = serializers.CharField(max_length=200)
         messages = serializers.ListField(child=serializers.DictField(), allow_empty=False)
@@ -92,7 +86,20 @@ class OptimizeContextApi(APIView):
                     raise serializers.ValidationError(f"Message {i} has no role.")
             return value
 
-    @extend_schema(request=InputSerializer, responses=dict)
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ContextFit"
+
+        messages = serializers.ListField(child=serializers.DictField(), help_text="The history that fits.")
+        dropped = serializers.IntegerField()
+        dropped_indices = serializers.ListField(child=serializers.IntegerField())
+        tokens = serializers.IntegerField()
+        original_tokens = serializers.IntegerField()
+        budget = serializers.IntegerField(help_text="safety_margin x context window - max_response_tokens.")
+        summary_inserted = serializers.BooleanField()
+        optimization_enabled = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403, 422)})
     def post(self, request: Request) -> Response:
         data = valid(self.InputSerializer, request.data)
         user = acting_user(request, data.get("user"))
@@ -107,18 +114,16 @@ class OptimizeContextApi(APIView):
         if not optimization_enabled(user=user):
             tokens = count_messages(messages, model, price.provider).tokens
             budget = int(data["safety_margin"] * price.context_window) - data["max_response_tokens"]
-            return Response(
-                {
-                    "messages": messages,
-                    "dropped": 0,
-                    "dropped_indices": [],
-                    "tokens": tokens,
-                    "original_tokens": tokens,
-                    "budget": budget,
-                    "summary_inserted": False,
-                    "optimization_enabled": False,
-                }
-            )
+            return Response(self.OutputSerializer({
+                "messages": messages,
+                "dropped": 0,
+                "dropped_indices": [],
+                "tokens": tokens,
+                "original_tokens": tokens,
+                "budget": budget,
+                "summary_inserted": False,
+                "optimization_enabled": False,
+            }).data)
         result = fit_context(
             messages,
             model=model,
@@ -135,24 +140,24 @@ class OptimizeContextApi(APIView):
                 optimized_tokens=result.tokens,
                 agent=data["agent"],
             )
-        return Response(
-            {
-                "messages": result.messages,
-                "dropped": result.dropped,
-                "dropped_indices": result.dropped_indices,
-                "tokens": result.tokens,
-                "original_tokens": result.original_tokens,
-                "budget": result.budget,
-                "summary_inserted": result.summary_inserted,
-                "optimization_enabled": True,
-            }
-        )
+        return Response(self.OutputSerializer({**result.__dict__, "optimization_enabled": True}).data)
+
+
+class TextChunkSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "TextChunk"
+
+    index = serializers.IntegerField()
+    text = serializers.CharField()
+    tokens = serializers.IntegerField()
+    start = serializers.IntegerField(help_text="Character offset in the text.")
+    end = serializers.IntegerField(help_text="Character offset in the text (exclusive).")
 
 
 class OptimizeChunksApi(APIView):
     class InputSerializer(ActingInputSerializer):
         class Meta:
-            ref_name = "OptimizeChunksInput"
+            ref_name = "OptimizeChunks"
 
         model = serializers.CharField(max_length=200)
         text = StrictCharField(trim_whitespace=False, max_length=MAX_TEXT)
@@ -166,7 +171,15 @@ class OptimizeChunksApi(APIView):
                 )
             return attrs
 
-    @extend_schema(request=InputSerializer, responses=dict)
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TextChunks"
+
+        count = serializers.IntegerField()
+        total_tokens = serializers.IntegerField()
+        chunks = TextChunkSerializer(many=True)
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403)})
     def post(self, request: Request) -> Response:
         data = valid(self.InputSerializer, request.data)
         acting_user(request, data.get("user"))
@@ -176,30 +189,54 @@ class OptimizeChunksApi(APIView):
             max_tokens=data["max_tokens_per_chunk"],
             overlap_tokens=data["overlap_tokens"],
         )
-        return Response(
-            {
-                "count": len(chunks),
-                "total_tokens": count_text(data["text"], data["model"]).tokens,
-                "chunks": [
-                    {"index": i, "text": c.text, "tokens": c.tokens, "start": c.start, "end": c.end}
-                    for i, c in enumerate(chunks)
-                ],
-            }
-        )
+        return Response(self.OutputSerializer({
+            "count": len(chunks),
+            "total_tokens": count_text(data["text"], data["model"]).tokens,
+            "chunks": [{"index": i, **c.__dict__} for i, c in enumerate(chunks)],
+        }).data)
+
+
+class DataRequestChunkSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "DataRequestChunk"
+
+    index = serializers.IntegerField()
+    text = serializers.CharField()
+    tokens = serializers.IntegerField()
 
 
 class OptimizeDataRequestApi(APIView):
     class InputSerializer(ActingInputSerializer):
         class Meta:
-            ref_name = "OptimizeDataRequestInput"
+            ref_name = "DataRequestOptimization"
 
         model = serializers.CharField(max_length=200)
         user_request = StrictCharField(max_length=MAX_TEXT)
-        triage_result = serializers.DictField(required=False, default=dict)
-        previous_results = serializers.JSONField(required=False, default=None)
+        triage_result = serializers.DictField(
+            required=False, default=dict, help_text="data_needed (or data_requirements, ...), entities, examples."
+        )
+        previous_results = serializers.JSONField(
+            required=False, default=None, help_text="What the agent already has: not requested again."
+        )
         token_budget = TokenCountField(min_value=1)
 
-    @extend_schema(request=InputSerializer, responses=dict)
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "DataRequestPlan"
+
+        complexity = serializers.ChoiceField(choices=["low", "medium", "high"])
+        strategy = serializers.ChoiceField(choices=["direct", "focused_examples", "progressive_disclosure"])
+        chunks = DataRequestChunkSerializer(many=True, help_text="Send in order; stop once answered.")
+        estimated_tokens = serializers.IntegerField()
+        baseline_tokens = serializers.IntegerField(help_text="The same request without optimization.")
+        optimization_applied = serializers.BooleanField()
+        techniques = serializers.ListField(child=serializers.CharField())
+        omitted = serializers.ListField(child=serializers.CharField(), help_text="Already in previous_results.")
+        features = serializers.DictField(child=serializers.IntegerField(), help_text="What the complexity is from.")
+        within_budget = serializers.BooleanField()
+        optimization_enabled = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403)})
     def post(self, request: Request) -> Response:
         data = valid(self.InputSerializer, request.data)
         user = acting_user(request, data.get("user"))
@@ -221,18 +258,8 @@ class OptimizeDataRequestApi(APIView):
                 optimized_tokens=plan.estimated_tokens,
                 agent=data["agent"],
             )
-        return Response(
-            {
-                "complexity": plan.complexity,
-                "strategy": plan.strategy,
-                "chunks": plan.chunks,
-                "estimated_tokens": plan.estimated_tokens,
-                "baseline_tokens": plan.baseline_tokens,
-                "optimization_applied": plan.optimization_applied,
-                "techniques": plan.techniques,
-                "omitted": plan.omitted,
-                "features": plan.features,
-                "within_budget": plan.estimated_tokens <= data["token_budget"],
-                "optimization_enabled": enabled,
-            }
-        )
+        return Response(self.OutputSerializer({
+            **plan.__dict__,
+            "within_budget": plan.estimated_tokens <= data["token_budget"],
+            "optimization_enabled": enabled,
+        }).data)
