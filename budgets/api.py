@@ -15,6 +15,7 @@ from budgets import selectors, services
 from budgets.models import Budget, Reservation
 from core.api.errors import error_responses
 from core.api.fields import IsoDateTimeField, MoneyField, StrictCharField, TokenCountField
+from core.api.params import USER_PARAM
 from core.errors import InvalidInput, NotFound
 from tokens.auth import ReadOrStaffOrServiceKey, acting_user, is_operator
 
@@ -297,7 +298,7 @@ class ReservationCommitApi(_ReservationActionApi):
 
 class ReservationDetailApi(_ReservationActionApi):
     @extend_schema(
-        parameters=[OpenApiParameter("user", str, description="Service keys only: act for this user.")],
+        parameters=[USER_PARAM],
         responses={200: ReservationOutputSerializer, **error_responses(400, 403, 404)},
     )
     def get(self, request: Request, reservation_id) -> Response:

@@ -10,15 +10,13 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_responses
 from core.api.fields import IsoDateTimeField, StrictCharField
-from core.api.params import parse_when
+from core.api.params import USER_PARAM, parse_when
 from core.errors import InvalidInput, NotFound
 from tokens import selectors
 from tokens.auth import acting_user
 from tokens.pricing import catalog
 from tokens.serializers import ModelPriceOutputSerializer, UsageGroupSerializer, UsageTotalsSerializer
 from tokens.tokenizer import count_messages, count_text
-
-USER_PARAM = OpenApiParameter("user", str, description="Service keys only: act for this user.")
 
 
 class UsageSummaryApi(APIView):

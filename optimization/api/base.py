@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from core.errors import InvalidInput
@@ -12,7 +11,6 @@ from tokens.models import ModelPrice
 from tokens.pricing import catalog
 
 MAX_TEXT = 2_000_000
-USER_PARAM = OpenApiParameter("user", str, description="Service keys only: act for this user.")
 
 
 class ActingInputSerializer(serializers.Serializer):

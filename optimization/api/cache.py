@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_responses
 from core.api.fields import IsoDateTimeField, MoneyField, TokenCountField
+from core.api.params import USER_PARAM
 from core.errors import PermissionDenied
 from optimization import cache as response_cache
-from optimization.api.base import USER_PARAM, ActingInputSerializer, valid
+from optimization.api.base import ActingInputSerializer, valid
 from optimization.savings import optimization_enabled
 from tokens.auth import acting_user, is_operator, is_service_request
 

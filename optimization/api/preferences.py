@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_responses
-from optimization.api.base import USER_PARAM, ActingInputSerializer, valid
+from core.api.params import USER_PARAM
+from optimization.api.base import ActingInputSerializer, valid
 from optimization.savings import optimization_enabled, user_preference_set
 from tokens.auth import acting_user
 
