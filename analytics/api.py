@@ -6,7 +6,14 @@ import csv
 import io
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
@@ -15,9 +22,11 @@ from rest_framework.views import APIView
 
 from analytics import reports, selectors
 from analytics.models import OptimizationPolicy
+from analytics.optimizer import WINDOW_DAYS
 from analytics.services import policy_refresh
+from core.api.errors import error_responses
+from core.api.fields import IsoDateTimeField, MoneyField
 from core.errors import InvalidInput
-from core.money import money_str
 from tokens.auth import acting_user
 
 
@@ -47,23 +56,170 @@ PERIOD_PARAMS = [
 ]
 
 
+def rate_field(**kwargs) -> serializers.DecimalField:
+    """A share or rate from 0 to 1 as a four-place decimal string ("0.7964"); null when undefined."""
+    return serializers.DecimalField(max_digits=None, decimal_places=4, allow_null=True, **kwargs)
+
+
+class ReportPeriodSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportPeriod"
+
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="Inclusive.")
+    days = serializers.IntegerField()
+
+
+class TopConsumerSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportTopConsumer"
+
+    agent = serializers.CharField()
+    cost_usd = MoneyField()
+    total_tokens = serializers.IntegerField()
+    share_of_cost = rate_field()
+
+
+class ReportSavingsSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportSavings"
+
+    optimization_usd = MoneyField()
+    optimization_tokens = serializers.IntegerField()
+    cache_usd = MoneyField()
+    cache_tokens = serializers.IntegerField()
+    total_usd = MoneyField()
+
+
+class CostReportSummarySerializer(serializers.Serializer):
+    """The summary report: totals, the top consumer, savings and recommendations."""
+
+    class Meta:
+        ref_name = "CostReportSummary"
+
+    format = serializers.ChoiceField(choices=["summary", "detailed"])
+    user = serializers.CharField()
+    period = ReportPeriodSerializer()
+    total_cost_usd = MoneyField()
+    total_tokens = serializers.IntegerField()
+    total_requests = serializers.IntegerField()
+    average_cost_per_request_usd = MoneyField(allow_null=True)
+    top_consumer = TopConsumerSerializer(allow_null=True)
+    cache_hit_rate = rate_field()
+    optimization_savings = ReportSavingsSerializer()
+    recommendations = serializers.ListField(child=serializers.CharField())
+
+
+class ReportGroupSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportGroup"
+
+    key = serializers.CharField()
+    requests = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    cost_usd = MoneyField()
+    share_of_cost = rate_field()
+
+
+class ReportDaySerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportDay"
+
+    day = serializers.DateField()
+    requests = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cost_usd = MoneyField()
+
+
+class ReportTechniqueSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportTechnique"
+
+    technique = serializers.CharField()
+    source = serializers.CharField(help_text="usage_records (reported by agents), or the service that saved.")
+    requests = serializers.IntegerField()
+    original_tokens = serializers.IntegerField()
+    tokens_saved = serializers.IntegerField(required=False, help_text="Services only.")
+    usd_saved = MoneyField(required=False, help_text="Services only.")
+
+
+class OptimizationImpactSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportOptimizationImpact"
+
+    optimized_requests = serializers.IntegerField()
+    optimization_failures = serializers.IntegerField()
+    failure_rate = rate_field()
+    original_tokens = serializers.IntegerField()
+    tokens_saved_reported = serializers.IntegerField()
+    usd_saved_reported = MoneyField()
+    compression_ratio = rate_field()
+    techniques = ReportTechniqueSerializer(many=True)
+
+
+class ReportRunSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReportRun"
+
+    run_id = serializers.CharField()
+    cost_usd = MoneyField()
+    total_tokens = serializers.IntegerField()
+    requests = serializers.IntegerField()
+
+
+class CostReportDetailedSerializer(CostReportSummarySerializer):
+    """The summary plus breakdowns by agent, model and tool, the daily trend and optimization impact."""
+
+    class Meta:
+        ref_name = "CostReportDetailed"
+
+    by_agent = ReportGroupSerializer(many=True)
+    by_model = ReportGroupSerializer(many=True)
+    by_tool = ReportGroupSerializer(many=True)
+    daily_trend = ReportDaySerializer(many=True)
+    optimization_impact = OptimizationImpactSerializer()
+    top_runs = ReportRunSerializer(many=True)
+
+
+REPORT_DESCRIPTION = (
+    "JSON for format=summary and format=detailed; for format=csv, one row per day, agent, model and tool "
+    f"with the columns {', '.join(reports.CSV_COLUMNS)}."
+)
+
+
 class ReportCostApi(APIView):
     """The caller's cost report for a period: summary, detailed, or CSV rows."""
 
     content_negotiation_class = JsonOnlyNegotiation
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["summary", "detailed", "csv"]), *PERIOD_PARAMS],
-        responses={200: dict},
+        parameters=[
+            OpenApiParameter("format", str, enum=["summary", "detailed", "csv"], default="summary"),
+            *PERIOD_PARAMS,
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="CostReport",
+                    serializers={"summary": CostReportSummarySerializer, "detailed": CostReportDetailedSerializer},
+                    resource_type_field_name="format",
+                ),
+                description=REPORT_DESCRIPTION,
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=REPORT_DESCRIPTION),
+            **error_responses(400, 403),
+        },
     )
     def get(self, request: Request):
         user = acting_user(request, request.query_params.get("user"))
         period = period_from(request)
         kind = request.query_params.get("format", "summary")
         if kind == "summary":
-            return Response(reports.report_summary(user=user, period=period))
+            return Response(CostReportSummarySerializer(reports.report_summary(user=user, period=period)).data)
         if kind == "detailed":
-            return Response(reports.report_detailed(user=user, period=period))
+            return Response(CostReportDetailedSerializer(reports.report_detailed(user=user, period=period)).data)
         if kind == "csv":
             buffer = io.StringIO()
             writer = csv.writer(buffer)
@@ -77,20 +233,12 @@ class ReportCostApi(APIView):
         raise InvalidInput("format must be summary, detailed or csv.", fields={"format": ["Unknown format."]})
 
 
-def policy_out(policy: OptimizationPolicy) -> dict:
-    return {
-        "user": policy.user.get_username(),
-        "compression_level": policy.compression_level,
-        "model": {"current": policy.current_model or None, "suggested": policy.suggested_model or None},
-        "caching_enabled": policy.caching_enabled,
-        "triggers": policy.triggers,
-        "estimated_savings_usd": money_str(policy.estimated_savings_usd),
-        "estimated_savings_window_days": 30,
-        "figures": policy.figures,
-        "pinned": policy.pinned,
-        "note": policy.note,
-        "computed_at": policy.computed_at.isoformat() if policy.computed_at else None,
-    }
+class PolicyModelSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PolicyModel"
+
+    current = serializers.CharField(allow_null=True, help_text="The model most of the spend went to.")
+    suggested = serializers.CharField(allow_null=True, help_text="A cheaper model to switch to, if any.")
 
 
 class PolicyApi(APIView):
@@ -100,22 +248,29 @@ class PolicyApi(APIView):
         class Meta:
             ref_name = "OptimizationPolicy"
 
-        user = serializers.CharField()
-        compression_level = serializers.ChoiceField(choices=["none", "light", "medium", "aggressive"])
-        model = serializers.DictField()
+        user = serializers.CharField(source="user.get_username")
+        compression_level = serializers.ChoiceField(choices=OptimizationPolicy.COMPRESSION_LEVELS)
+        model = serializers.SerializerMethodField()
         caching_enabled = serializers.BooleanField()
         triggers = serializers.ListField(child=serializers.CharField())
-        estimated_savings_usd = serializers.CharField()
-        estimated_savings_window_days = serializers.IntegerField()
-        figures = serializers.DictField()
-        pinned = serializers.BooleanField()
+        estimated_savings_usd = MoneyField()
+        estimated_savings_window_days = serializers.SerializerMethodField()
+        figures = serializers.DictField(help_text="What the recommendation is from: volumes, ratios, savings.")
+        pinned = serializers.BooleanField(help_text="Set by an admin: not recomputed.")
         note = serializers.CharField()
-        computed_at = serializers.DateTimeField(allow_null=True)
+        computed_at = IsoDateTimeField(allow_null=True)
 
-    @extend_schema(parameters=[PERIOD_PARAMS[-1]], responses={200: OutputSerializer})
+        @extend_schema_field(PolicyModelSerializer)
+        def get_model(self, policy: OptimizationPolicy) -> dict[str, str | None]:
+            return {"current": policy.current_model or None, "suggested": policy.suggested_model or None}
+
+        def get_estimated_savings_window_days(self, policy: OptimizationPolicy) -> int:
+            return WINDOW_DAYS
+
+    @extend_schema(parameters=[PERIOD_PARAMS[-1]], responses={200: OutputSerializer, **error_responses(400, 403)})
     def get(self, request: Request) -> Response:
         user = acting_user(request, request.query_params.get("user"))
         policy = OptimizationPolicy.objects.select_related("user").filter(user=user).first()
         if policy is None or policy.computed_at is None and not policy.pinned:
             policy = policy_refresh(user=user)
-        return Response(policy_out(policy))
+        return Response(self.OutputSerializer(policy).data)

@@ -24,6 +24,8 @@ from tokens.models import UsageRecord
 HUNDRED = Decimal(100)
 PERCENT_QUANTUM = Decimal("0.01")
 WARNING_PERCENT = Decimal(80)
+# What budget_status answers: under WARNING_PERCENT, from it, and at or past the limit.
+BUDGET_STATUSES = ("ok", "warning", "exceeded")
 # Output estimate: p95 of the completion tokens of the last calls of that agent and model.
 ESTIMATE_SAMPLE = 200
 ESTIMATE_LOOKBACK = timedelta(days=7)
@@ -134,11 +136,12 @@ def percent_used(budget: Budget, *, spent_tokens: int, spent_usd: Decimal) -> De
 
 
 def budget_status(percent: Decimal) -> str:
+    ok, warning, exceeded = BUDGET_STATUSES
     if percent >= HUNDRED:
-        return "exceeded"
+        return exceeded
     if percent >= WARNING_PERCENT:
-        return "warning"
-    return "ok"
+        return warning
+    return ok
 
 
 def figures(

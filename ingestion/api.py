@@ -1,48 +1,77 @@
-"""POST /api/v1/usage (into the ingestion pipeline) and GET /api/v1/usage (the caller's ledger)."""
+"""POST /api/v1/usage (into the ingestion pipeline) and GET /api/v1/usage (the caller's ledger).
+
+Both answer usage records through ``tokens.serializers.usage_record_out`` (the hot path); the
+serializers here and in tokens.serializers document them (docs/api.md, "One contract").
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.fields import TokenCountField
+from core.api.errors import error_responses
 from core.api.params import parse_when
 from core.errors import InvalidInput, PermissionDenied
 from ingestion.services import usage_ingest
 from tokens import selectors
 from tokens.auth import acting_user, request_key
-from tokens.serializers import usage_record_out
-from tokens.usage_input import MAX_LATENCY_MS
+from tokens.serializers import UsageRecordInputSerializer, UsageRecordOutputSerializer, usage_record_out
 
 
-class UsageInSerializer(serializers.Serializer):
-    """Schema only: one usage record as posted (validated in tokens.usage_input)."""
+class UsageBatchInputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "UsageBatch"
 
-    request_id = serializers.CharField(max_length=200)
-    model = serializers.CharField(max_length=200)
-    agent = serializers.CharField(required=False, default="default")
-    tool = serializers.CharField(required=False)
-    run_id = serializers.CharField(required=False)
-    user = serializers.CharField(required=False, help_text="Service keys only: act for this user.")
-    usage = serializers.DictField(required=False, help_text="The provider SDK's usage object.")
-    usage_format = serializers.ChoiceField(
-        choices=["openai_chat", "openai_responses", "anthropic"], required=False
+    records = serializers.ListField(
+        child=UsageRecordInputSerializer(), min_length=1, max_length=settings.NETRA_MAX_BATCH
     )
-    prompt_tokens = TokenCountField(required=False)
-    completion_tokens = TokenCountField(required=False)
-    occurred_at = serializers.DateTimeField(required=False)
-    optimization = serializers.DictField(required=False)
-    cache_hit = serializers.BooleanField(required=False)
-    reservation_id = serializers.UUIDField(required=False)
-    latency_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LATENCY_MS)
-    metadata = serializers.DictField(required=False)
+
+
+class UsageBatchItemSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "UsageBatchItem"
+
+    index = serializers.IntegerField(help_text="The record's position in the batch.")
+    status = serializers.ChoiceField(choices=["created", "duplicate", "invalid"])
+    record = UsageRecordOutputSerializer(required=False, help_text="created and duplicate: the stored record.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="invalid: messages per field, dotted for nested fields.",
+    )
+
+
+class UsageBatchCountsSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "UsageBatchCounts"
+
+    created = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+
+
+class UsageBatchOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "UsageBatchResult"
+
+    results = UsageBatchItemSerializer(many=True, help_text="One per record, in the order posted.")
+    counts = UsageBatchCountsSerializer()
+
+
+class UsagePageSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "UsagePage"
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = UsageRecordOutputSerializer(many=True)
 
 
 class UsagePagination(CursorPagination):
@@ -56,9 +85,24 @@ class UsageApi(APIView):
     """POST one record or a batch; GET the caller's records."""
 
     @extend_schema(
-        request=UsageInSerializer,
-        responses={201: dict, 200: dict, 207: dict, 400: dict},
-        description="One record, or {\"records\": [...]} with up to 1000. Idempotent on request_id.",
+        request=PolymorphicProxySerializer(
+            component_name="UsagePost",
+            serializers=[UsageRecordInputSerializer, UsageBatchInputSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={
+            201: OpenApiResponse(UsageRecordOutputSerializer, description="Stored."),
+            200: OpenApiResponse(
+                UsageRecordOutputSerializer, description="Stored before (same request_id): the original record."
+            ),
+            207: OpenApiResponse(
+                UsageBatchOutputSerializer,
+                description="A batch: valid records are stored even when others are invalid.",
+            ),
+            **error_responses(400, 403),
+        },
+        description=f"One record, or {{\"records\": [...]}} with up to {settings.NETRA_MAX_BATCH}. "
+        "Idempotent on request_id.",
     )
     def post(self, request: Request) -> Response:
         body = request.data
@@ -106,10 +150,16 @@ class UsageApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("from", "to", "agent", "model", "tool", "run_id", "user", "cursor")
+            OpenApiParameter("from", str, description="ISO date or datetime (dates are midnight UTC)."),
+            OpenApiParameter("to", str, description="ISO date or datetime, exclusive."),
+            *(OpenApiParameter(name, str) for name in ("agent", "model", "tool", "run_id")),
+            OpenApiParameter("user", str, description="Service keys only: this user's records."),
+            OpenApiParameter("cursor", str, description="From the previous page's next or previous link."),
+            OpenApiParameter("page_size", int, description=f"1 to {UsagePagination.max_page_size}, default "
+                             f"{UsagePagination.page_size}."),
         ],
-        responses=dict,
+        responses={200: UsagePageSerializer, **error_responses(400, 403)},
+        description="The caller's usage records, newest first, a page at a time.",
     )
     def get(self, request: Request) -> Response:
         params = request.query_params

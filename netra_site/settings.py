@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # A template's richness and a data request's complexity share their values: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"LowMediumHighEnum": ["low", "medium", "high"]},
     # Swagger UI served from the sidecar package: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -2,17 +2,17 @@
 
 from django.urls import path
 
-from optimization import api
+from optimization.api import cache, optimize, preferences, templates
 
 urlpatterns = [
-    path("optimize/prompt", api.OptimizePromptApi.as_view(), name="optimize-prompt"),
-    path("optimize/context", api.OptimizeContextApi.as_view(), name="optimize-context"),
-    path("optimize/chunks", api.OptimizeChunksApi.as_view(), name="optimize-chunks"),
-    path("optimize/data-request", api.OptimizeDataRequestApi.as_view(), name="optimize-data-request"),
-    path("optimize/preferences", api.OptimizePreferenceApi.as_view(), name="optimize-preferences"),
-    path("cache/lookup", api.CacheLookupApi.as_view(), name="cache-lookup"),
-    path("cache/store", api.CacheStoreApi.as_view(), name="cache-store"),
-    path("cache/stats", api.CacheStatsApi.as_view(), name="cache-stats"),
-    path("templates/select", api.TemplateSelectApi.as_view(), name="templates-select"),
-    path("templates/<str:name>/render", api.TemplateRenderApi.as_view(), name="templates-render"),
+    path("optimize/prompt", optimize.OptimizePromptApi.as_view(), name="optimize-prompt"),
+    path("optimize/context", optimize.OptimizeContextApi.as_view(), name="optimize-context"),
+    path("optimize/chunks", optimize.OptimizeChunksApi.as_view(), name="optimize-chunks"),
+    path("optimize/data-request", optimize.OptimizeDataRequestApi.as_view(), name="optimize-data-request"),
+    path("optimize/preferences", preferences.OptimizePreferenceApi.as_view(), name="optimize-preferences"),
+    path("cache/lookup", cache.CacheLookupApi.as_view(), name="cache-lookup"),
+    path("cache/store", cache.CacheStoreApi.as_view(), name="cache-store"),
+    path("cache/stats", cache.CacheStatsApi.as_view(), name="cache-stats"),
+    path("templates/select", templates.TemplateSelectApi.as_view(), name="templates-select"),
+    path("templates/<str:name>/render", templates.TemplateRenderApi.as_view(), name="templates-render"),
 ]

@@ -8,26 +8,34 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.fields import StrictCharField
-from core.api.params import parse_when
+from core.api.errors import error_responses
+from core.api.fields import IsoDateTimeField, StrictCharField
+from core.api.params import USER_PARAM, parse_when
 from core.errors import InvalidInput, NotFound
-from core.money import money_str
 from tokens import selectors
 from tokens.auth import acting_user
 from tokens.pricing import catalog
-from tokens.serializers import price_out
+from tokens.serializers import ModelPriceOutputSerializer, UsageGroupSerializer, UsageTotalsSerializer
 from tokens.tokenizer import count_messages, count_text
 
 
 class UsageSummaryApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "UsageSummary"
+
+        group_by = serializers.ChoiceField(choices=list(selectors.GROUPINGS))
+        totals = UsageTotalsSerializer()
+        groups = UsageGroupSerializer(many=True)
+
     @extend_schema(
         parameters=[
-            OpenApiParameter("group_by", str, enum=list(selectors.GROUPINGS), required=False),
-            OpenApiParameter("from", str, required=False),
-            OpenApiParameter("to", str, required=False),
-            OpenApiParameter("user", str, required=False),
+            OpenApiParameter("group_by", str, enum=list(selectors.GROUPINGS), default="agent"),
+            OpenApiParameter("from", str, description="ISO date or datetime (dates are midnight UTC)."),
+            OpenApiParameter("to", str, description="ISO date or datetime, exclusive."),
+            USER_PARAM,
         ],
-        responses=dict,
+        responses={200: OutputSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -44,27 +52,25 @@ class UsageSummaryApi(APIView):
             start=parse_when(params.get("from"), "from"),
             end=parse_when(params.get("to"), "to"),
         )
-        data["totals"]["cost_usd"] = money_str(data["totals"]["cost_usd"])
-        for group in data["groups"]:
-            group["cost_usd"] = money_str(group["cost_usd"])
-        return Response(data)
-
-
-def _metrics_out(metrics: dict) -> dict:
-    def fix(row: dict) -> dict:
-        row = dict(row)
-        row["cost_usd"] = money_str(row["cost_usd"])
-        return row
-
-    return {
-        "totals": fix(metrics["totals"]),
-        "by_agent": {k: fix(v) for k, v in metrics["by_agent"].items()},
-        "by_tool": {k: fix(v) for k, v in metrics["by_tool"].items()},
-    }
+        return Response(self.OutputSerializer(data).data)
 
 
 class RunDetailApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("user", str, required=False)], responses=dict)
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RunDetail"
+
+        run_id = serializers.CharField()
+        user = serializers.CharField()
+        created_at = IsoDateTimeField()
+        token_budget = serializers.IntegerField(allow_null=True)
+        tokens_remaining = serializers.IntegerField(allow_null=True)
+        agent_budgets = serializers.DictField(child=serializers.IntegerField(), help_text="Tokens per agent.")
+        totals = UsageTotalsSerializer()
+        by_agent = serializers.DictField(child=UsageTotalsSerializer())
+        by_tool = serializers.DictField(child=UsageTotalsSerializer())
+
+    @extend_schema(parameters=[USER_PARAM], responses={200: OutputSerializer, **error_responses(400, 403, 404)})
     def get(self, request: Request, run_id: str) -> Response:
         user = acting_user(request, request.query_params.get("user"))
         run = selectors.run_get(user=user, run_id=run_id)
@@ -72,27 +78,40 @@ class RunDetailApi(APIView):
             raise NotFound(f"No run {run_id!r}.")
         metrics = selectors.run_metrics(run=run)
         total = metrics["totals"]["total_tokens"]
-        return Response({
+        return Response(self.OutputSerializer({
             "run_id": run.run_id,
             "user": user.get_username(),
-            "created_at": run.created_at.isoformat(),
+            "created_at": run.created_at,
             "token_budget": run.token_budget,
             "tokens_remaining": None if run.token_budget is None else max(run.token_budget - total, 0),
             "agent_budgets": run.agent_budgets,
-            **_metrics_out(metrics),
-        })
+            **metrics,
+        }).data)
 
 
 class ModelListApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("provider", str, required=False)], responses=dict)
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ModelList"
+
+        count = serializers.IntegerField()
+        models = ModelPriceOutputSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("provider", str, description="Only this provider's models.")],
+        responses={200: OutputSerializer, **error_responses()},
+    )
     def get(self, request: Request) -> Response:
         provider = request.query_params.get("provider")
         rows = [p for p in selectors.prices_current() if not provider or p.provider == provider]
-        return Response({"count": len(rows), "models": [price_out(p) for p in rows]})
+        return Response(self.OutputSerializer({"count": len(rows), "models": rows}).data)
 
 
 class TokenCountApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenCount"
+
         model = serializers.CharField(max_length=200)
         text = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
         messages = serializers.ListField(child=serializers.DictField(), required=False)
@@ -103,12 +122,15 @@ class TokenCountApi(APIView):
             return attrs
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenCount"
+
         model = serializers.CharField()
         tokens = serializers.IntegerField()
         encoding = serializers.CharField()
-        exact = serializers.BooleanField()
+        exact = serializers.BooleanField(help_text="False: an approximation (no public tokenizer).")
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400)})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -6,6 +6,7 @@ session. A service key may act for any user by naming them (``user``).
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -64,6 +65,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The schema's name for ApiKeyAuthentication: HTTP bearer, so Swagger UI's Authorize button takes a key."""
+
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "ntk_<43 characters>",
+            "description": "An API key from Django admin or `manage.py create_api_key USERNAME`.",
+        }
 
 
 def request_key(request: Request) -> ApiKey | None:

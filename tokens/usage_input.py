@@ -1,8 +1,10 @@
 """Validation and normalization of posted usage records.
 
 Hand-written rather than a DRF serializer because a batch of 1000 records is
-validated on the ingestion hot path; the OpenAPI schema is described by
-``tokens.api.UsageInSerializer`` (schema only; it never validates).
+validated on the ingestion hot path. Its contract is
+``tokens.serializers.UsageRecordInputSerializer``, which the OpenAPI schema is
+generated from; tests/api/test_usage_contract.py holds this validator to every
+field, type, bound and choice that serializer declares (docs/api.md, "One contract").
 
 Provider usage shapes, each token priced once at its own rate:
 

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -42,6 +43,52 @@ DRF_CODES = {
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ErrorDetail"
+
+    code = serializers.CharField(help_text="Stable and machine-readable: invalid, malformed_json, not_found, ...")
+    message = serializers.CharField(help_text="For people; may change between versions.")
+    fields = serializers.DictField(
+        help_text="What was wrong with which field: usually a list of messages per field name, "
+        "dotted for nested fields (usage.prompt_tokens); empty when no one field is to blame."
+    )
+
+
+# error_body's shape, documented.
+class ErrorSerializer(serializers.Serializer):
+    """Every error the API answers, with a 4xx status."""
+
+    class Meta:
+        ref_name = "Error"
+
+    error = ErrorDetailSerializer()
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `invalid` with field errors, `malformed_json`, `body_too_large`, "
+         "`unknown_user` and the like.",
+    401: "`not_authenticated` or `authentication_failed`: no valid API key (`Authorization: Bearer ...`) "
+         "and no session.",
+    403: "`permission_denied`: a user key naming another user, or an operation for staff and service keys.",
+    404: "`not_found`: no such object for this caller.",
+    409: "The object's state does not allow this (a reservation already committed, released or expired).",
+    422: "Well formed, but it cannot be satisfied.",
+    429: "`throttled`: too many requests.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error answers of an operation, for ``extend_schema(responses=...)``.
+
+    401 is always among them: every v1 operation needs a key or a session.
+    """
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
+        for code in sorted({401, *statuses})
+    }
 
 
 def domain_status(exc: errors.DomainError) -> int:

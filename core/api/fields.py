@@ -1,12 +1,14 @@
-"""Serializer fields shared by the API's input serializers."""
+"""Serializer fields shared by the API's input and output serializers."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.limits import MAX_TOKENS
+from core.money import money_str
 
 
 class TokenCountField(serializers.IntegerField):
@@ -41,3 +43,18 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$", "example": "0.0015"})
+class MoneyField(serializers.Field):
+    """USD out: a plain decimal string without trailing zeros ("0.0015", "30"), never a float or "3E+1"."""
+
+    def to_representation(self, value: Any) -> str | None:
+        return money_str(value)
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """A datetime out as ``isoformat()`` ("...+00:00"): DRF's would write "Z" and shift to the current zone."""
+
+    def to_representation(self, value: Any) -> str | None:
+        return value if isinstance(value, str) else value.isoformat()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import OpenApiParameter
 
 from core.errors import InvalidInput
+
+# The query parameter of every read a service key may make for a user (tokens.auth.acting_user).
+USER_PARAM = OpenApiParameter("user", str, description="Service keys only: act for this user.")
 
 
 def parse_when(value: str | None, name: str) -> datetime | None:
