@@ -68,26 +68,28 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input: `invalid` with field errors, `malformed_json`, `body_too_large`, "
-         "`unknown_user` and the like.",
+    400: "Invalid input: `invalid` with field errors, `malformed_json`, `unknown_user` and the like.",
     401: "`not_authenticated` or `authentication_failed`: no valid API key (`Authorization: Bearer ...`) "
          "and no session.",
     403: "`permission_denied`: a user key naming another user, or an operation for staff and service keys.",
     404: "`not_found`: no such object for this caller.",
     409: "The object's state does not allow this (a reservation already committed, released or expired).",
     422: "Well formed, but it cannot be satisfied.",
-    429: "`throttled`: too many requests.",
+    413: "`body_too_large`: the request body is larger than the server accepts.",
+    429: "`throttled`: too many requests (per user, or failed API keys per address); `Retry-After` says when "
+         "to try again.",
 }
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """The error answers of an operation, for ``extend_schema(responses=...)``.
 
-    401 is always among them: every v1 operation needs a key or a session.
+    401, 413 and 429 are always among them: every v1 operation needs a key or a session, reads a bounded
+    body, and is throttled.
     """
     return {
         code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
-        for code in sorted({401, *statuses})
+        for code in sorted({401, 413, 429, *statuses})
     }
 
 

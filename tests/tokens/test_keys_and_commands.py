@@ -206,3 +206,25 @@ def test_admin_runs_list_shows_run_totals_in_one_query_per_page(admin_client, ap
     # each run: 3 records x 1000 tokens x $30/1M
     assert page.count("3,000") == 3
     assert page.count("0.09") == 3
+
+
+# The production environment the README documents (with a real SECRET_KEY and host).
+PRODUCTION_ENV = {
+    **PRODUCTION_DB,
+    "SECRET_KEY": "k3y-" + "x9Q" * 20,
+    "ALLOWED_HOSTS": "netra.example.com",
+    "SECURE_SSL_REDIRECT": "True",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "True",
+    "SECURE_HSTS_PRELOAD": "True",
+    "SESSION_COOKIE_SECURE": "True",
+    "CSRF_COOKIE_SECURE": "True",
+    "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+}
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment():
+    checked = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                             env={**_clean_env(), **PRODUCTION_ENV}, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip() == "System check identified no issues (0 silenced)."
