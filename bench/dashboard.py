@@ -279,22 +279,15 @@ def main() -> None:
     # Raw ceilings on the same data (LIMITS.md rows), measured in this run.
     raw = psycopg.connect(os.environ["DATABASE_URL"])
     since = datetime.now(UTC) - timedelta(days=30)
-    raw_user = timed(
-        lambda: raw.execute(
+    def raw_user_days(user_id: int):
+        return lambda: raw.execute(
             "SELECT date_trunc('day', occurred_at) d, sum(cost_usd), sum(total_tokens), count(*) "
             "FROM tokens_usagerecord WHERE user_id = %s AND occurred_at >= %s GROUP BY 1",
-            [median.pk, since],
-        ).fetchall(),
-        args.iterations,
-    )
-    raw_user_heavy = timed(
-        lambda: raw.execute(
-            "SELECT date_trunc('day', occurred_at) d, sum(cost_usd), sum(total_tokens), count(*) "
-            "FROM tokens_usagerecord WHERE user_id = %s AND occurred_at >= %s GROUP BY 1",
-            [heavy.pk, since],
-        ).fetchall(),
-        args.iterations,
-    )
+            [user_id, since],
+        ).fetchall()
+
+    raw_user = timed(raw_user_days(median.pk), args.iterations)
+    raw_user_heavy = timed(raw_user_days(heavy.pk), args.iterations)
     raw_table = timed(
         lambda: raw.execute(
             "SELECT agent, sum(cost_usd), count(*) FROM tokens_usagerecord "

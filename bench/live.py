@@ -48,6 +48,17 @@ def ms(value: float) -> str:
 # --- Raw Redis pub/sub --------------------------------------------------------------------
 
 
+def paced(rate: float, count: int):
+    """Yield ``count`` times, ``rate`` times a second (catching up after a slow step)."""
+    due = time.perf_counter()
+    for i in range(count):
+        now = time.perf_counter()
+        if due > now:
+            time.sleep(due - now)
+        due += 1 / rate
+        yield i
+
+
 def raw_pubsub(redis_url: str, rate: float, count: int) -> list[float]:
     client = redis.Redis.from_url(redis_url)
     channel = f"bench-live-{uuid.uuid4().hex}"
@@ -67,12 +78,7 @@ def raw_pubsub(redis_url: str, rate: float, count: int) -> list[float]:
     threading.Thread(target=listen, daemon=True).start()
     time.sleep(0.2)
     publisher = redis.Redis.from_url(redis_url)
-    due = time.perf_counter()
-    for _ in range(count):
-        now = time.perf_counter()
-        if due > now:
-            time.sleep(due - now)
-        due += 1 / rate
+    for _ in paced(rate, count):
         publisher.publish(channel, repr(time.perf_counter()))
     done.wait(10)
     pubsub.close()
@@ -133,12 +139,7 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
         returned: dict[str, tuple[float, float]] = {}
 
         def steady() -> None:
-            due = time.perf_counter()
-            for _ in range(count):
-                now = time.perf_counter()
-                if due > now:
-                    time.sleep(due - now)
-                due += 1 / rate
+            for _ in paced(rate, count):
                 rid = f"steady-{uuid.uuid4()}"
                 status, start, end = poster.post(record(rid))
                 assert status == 201, status
