@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 from tests.private_redis import PrivateRedis
+from tokens.models import ModelPrice
 from tokens.pricing import catalog as price_catalog
 from tokens.services import api_key_create, prices_import
 
@@ -44,7 +45,6 @@ def catalog(db):
     from decimal import Decimal
     from pathlib import Path
 
-    from tokens.models import ModelPrice
 
     if not ModelPrice.objects.exists():
         path = Path(settings.BASE_DIR) / "tokens" / "data" / "default_catalog.json"

@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
+from analytics import rules
 from analytics.models import Alert
-from analytics.rules import alerts_evaluate, rule_daily_spike
+from analytics.rules import alerts_evaluate, rule_daily_spike, rule_hourly_spike
 from analytics.tasks import alerts_evaluate as alerts_task
+from core import events
 from tests.analytics.conftest import post_usage
 
 
@@ -57,7 +59,6 @@ def test_hourly_spike_compares_the_same_hour(user, acme, settings):
     post_usage(user, occurred_at=hour - timedelta(days=1) + timedelta(minutes=30), prompt=700, completion=0)
     post_usage(user, occurred_at=hour - timedelta(days=1, hours=3), prompt=90_000, completion=0)
     post_usage(user, occurred_at=hour + timedelta(minutes=10), prompt=400, completion=0)
-    from analytics.rules import rule_hourly_spike
 
     raised = rule_hourly_spike(now=now)
     assert [(a.figures["tokens"], a.figures["baseline_tokens"], a.dedupe_key) for a in raised] == [
@@ -98,7 +99,6 @@ def test_low_cache_hit_rate_and_optimization_failures(user, acme, settings):
 
 @pytest.mark.django_db
 def test_budget_above_90_percent(user, acme, monkeypatch):
-    from analytics import rules
 
     window = _at(0)
     budgets = [
@@ -136,7 +136,6 @@ def test_budget_above_90_percent(user, acme, monkeypatch):
 
 @pytest.mark.django_db
 def test_alert_goes_out_as_a_live_event(user, acme, settings, monkeypatch, django_capture_on_commit_callbacks):
-    from core import events
 
     sent = []
     monkeypatch.setattr(

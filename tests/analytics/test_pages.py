@@ -6,6 +6,9 @@ import pytest
 from django.urls import reverse
 
 from analytics.models import Alert
+from budgets.selectors import budgets_for_user
+from budgets.services import budget_create
+from optimization.models import SavingsRecord
 from tests.analytics.conftest import post_usage, today_at
 
 
@@ -106,7 +109,6 @@ def test_acknowledge_action(client, staff_user, user):
 def test_savings_tiles_add_both_sources(client, user, acme):
     from decimal import Decimal
 
-    from optimization.models import SavingsRecord
 
     post_usage(user, occurred_at=today_at(0), optimization={"technique": "compress", "original_tokens": 1400})
     SavingsRecord.objects.create(
@@ -142,8 +144,6 @@ def test_savings_tiles_add_both_sources(client, user, acme):
 def test_dashboard_shows_budget_gauges(client, user, staff_user, acme):
     from decimal import Decimal
 
-    from budgets.selectors import budgets_for_user
-    from budgets.services import budget_create
 
     budget_create(
         by=staff_user,

@@ -10,7 +10,9 @@ from django.utils import timezone
 from analytics.models import Alert
 from budgets import selectors
 from budgets.services import budget_check
+from ingestion.services import usage_reprice
 from tests.factories import UsageRecordFactory
+from tokens.services import prices_import
 
 
 @pytest.fixture
@@ -99,8 +101,6 @@ def test_an_unpriced_model_has_no_cost_estimate(user, catalog):
 
 
 def test_repricing_adds_the_new_cost_to_the_budget(user, make_budget, ingest):
-    from ingestion.services import usage_reprice
-    from tokens.services import prices_import
 
     budget = make_budget(user=user, limit_usd=Decimal("1"))
     ingest(user, prompt=1000, completion=0, model="brand-new-model")

@@ -10,7 +10,9 @@ from django.utils import timezone
 from budgets import services
 from budgets.models import Reservation, ReservationHold
 from budgets.services import budget_check, reservation_commit, reservation_release, reservations_expire
+from budgets.tasks import reservations_expire as task
 from core.errors import Conflict, DomainError, NotFound
+from netra_site.celery import app
 from tests.factories import UsageRecordFactory
 from tokens.models import UsageRecord
 
@@ -107,7 +109,6 @@ def test_the_periodic_job_marks_expired_reservations_and_drops_their_holds(user,
 
 
 def test_the_celery_task_runs_the_expiry(user, budget):
-    from budgets.tasks import reservations_expire as task
 
     reserve(user, now=timezone.now() - timedelta(minutes=11))
     assert task.apply().get() == 1
@@ -259,7 +260,6 @@ def test_usd_limit_is_enforced_with_catalog_prices(user, make_budget, catalog):
 
 
 def test_the_expiry_job_is_registered_for_beat_and_the_embedded_beat(settings):
-    from netra_site.celery import app
 
     app.loader.import_default_modules()
     entry = settings.CELERY_BEAT_SCHEDULE["budgets-expire-reservations"]

@@ -5,9 +5,12 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from budgets.labels import budget_label
 from budgets.models import Budget, BudgetChange, BudgetWindow
 from budgets.selectors import budgets_for_user, remaining_for_records
-from budgets.services import budget_check
+from budgets.services import budget_check, budget_create, budget_update
+from ingestion.services import usage_ingest
+from tests.factories import UserFactory
 
 
 @pytest.mark.django_db
@@ -80,7 +83,6 @@ def test_admin_edit_is_audited_and_agent_budgets_appear_inline(admin_client, sta
     assert "per-agent budgets" in page.lower()
     assert 'value="data"' in page
 
-    from budgets.services import budget_update
 
     budget_update(budget=budget, by=staff_user, limit_tokens=2000)
     page = admin_client.get(f"/admin/budgets/budget/{budget.pk}/change/").content.decode()
@@ -165,10 +167,6 @@ def test_a_new_budget_counts_the_current_windows_spend_already_in_the_ledger(db,
 
     from django.utils import timezone
 
-    from budgets.selectors import budgets_for_user
-    from budgets.services import budget_create
-    from ingestion.services import usage_ingest
-    from tests.factories import UserFactory
 
     carol = UserFactory(username="carol")
     now = timezone.now()
@@ -198,6 +196,5 @@ def test_a_new_budget_counts_the_current_windows_spend_already_in_the_ledger(db,
     ],
 )
 def test_budget_labels_are_the_words_the_dashboard_and_live_page_show(item, label):
-    from budgets.labels import budget_label
 
     assert budget_label(item) == label

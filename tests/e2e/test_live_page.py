@@ -12,6 +12,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
+from budgets.services import budget_create
+from live.selectors import live_day_bounds
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, daphne_server
 from tests.factories import UsageRecordFactory
 from tokens.services import api_key_create
@@ -110,8 +112,6 @@ def test_a_signed_out_page_stops_retrying(tmp_path, user):
 
 
 def test_budget_tile_stays_on_the_tightest_budget_and_old_calls_show_their_date(tmp_path, catalog, user):
-    from budgets.services import budget_create
-    from live.selectors import live_day_bounds
 
     _, alice_key = api_key_create(user=user, name="e2e")
     yesterday = live_day_bounds()[0] - timedelta(hours=2)

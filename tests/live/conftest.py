@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from core import events
+from netra_site.asgi import application
 
 RUN_PREFIX = f"netra-test-{uuid.uuid4().hex[:8]}"
 
@@ -37,7 +38,6 @@ def _no_event_in_flight(_own_redis_keys):
 
 @pytest.fixture
 def asgi_app():
-    from netra_site.asgi import application
 
     return application
 

@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 
 from tests.factories import UserFactory
 from tests.live.conftest import bearer_headers, run, session_headers
+from tokens.models import ApiKey
 from tokens.services import api_key_revoke
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,7 +97,6 @@ def test_missing_or_bad_credentials_are_refused_with_4401(kind, user, api, conne
         if kind == "not_bearer":
             return [(b"authorization", f"Token {api.raw_key}".encode())]
         if kind == "revoked_key":
-            from tokens.models import ApiKey
 
             api_key_revoke(key=ApiKey.objects.get(user=user))
             return bearer_headers(api.raw_key)

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from budgets.services import budget_create
 from live.selectors import live_day_bounds
 from live.templatetags.live_format import percent, usd
 from tests.factories import UsageRecordFactory
@@ -145,7 +146,6 @@ def tile_html(response) -> str:
 
 @pytest.mark.django_db
 def test_first_paint_shows_the_tightest_of_alices_budgets_with_human_labels(client, user, usage):
-    from budgets.services import budget_create
 
     # Today alice spent $3.25286; agent data used 1,001,000 tokens, 1,007,500 in all since yesterday.
     budget_create(by=None, scope="user", user=user, period="month", limit_usd=Decimal("12"))  # 27.1 % left
@@ -171,7 +171,6 @@ def test_first_paint_shows_the_tightest_of_alices_budgets_with_human_labels(clie
 
 @pytest.mark.django_db
 def test_a_budget_past_its_limit_shows_nothing_left_and_how_far_over(client, user, usage):
-    from budgets.services import budget_create
 
     budget_create(by=None, scope="user", user=user, period="month", limit_usd=Decimal("12"))
     over = budget_create(by=None, scope="user_agent", user=user, agent="data", period="day",

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from demo.management.commands.simulate_agents import Command
 from demo.services import AGENT_PROFILES
 from tokens.models import ApiKey, UsageRecord
 
@@ -120,7 +121,6 @@ def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypat
     ],
 )
 def test_simulator_defaults_to_where_make_run_serves(monkeypatch, environ, url):
-    from demo.management.commands.simulate_agents import Command
 
     for name in ("HOST", "PORT"):
         monkeypatch.delenv(name, raising=False)

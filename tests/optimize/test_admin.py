@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from optimization.models import PromptTemplate
+
 
 @pytest.mark.parametrize(
     "path",
@@ -21,7 +23,6 @@ def test_admin_changelists_render(client, staff_user, catalog, path):
 
 
 def test_template_admin_shows_counts_and_savings(client, staff_user, catalog):
-    from optimization.models import PromptTemplate
 
     client.force_login(staff_user)
     triage = PromptTemplate.objects.get(name="triage")

@@ -8,8 +8,11 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from optimization import cache as response_cache
+from optimization import savings
 from optimization.compression import compress
 from optimization.models import PromptTemplate, ResponseCacheEntry, SavingsRecord
+from tokens.pricing import catalog
 from tokens.tokenizer import count_messages, count_text
 
 MODEL = "gpt-4o"
@@ -27,7 +30,6 @@ def _clear_cache():
 
 
 def _price(model=MODEL):
-    from tokens.pricing import catalog
 
     return catalog.latest(model)
 
@@ -55,7 +57,6 @@ def test_optimize_prompt_reports_exact_tokens_and_records_saving(
 
 
 def test_token_optimization_event_payload(user, catalog, monkeypatch):
-    from optimization import savings
 
     sent = []
     monkeypatch.setattr(savings, "publish", lambda uid, kind, data: sent.append((uid, kind, data)))
@@ -330,7 +331,6 @@ def test_cache_ttl_expires(api, monkeypatch):
 
     from django.utils import timezone
 
-    from optimization import cache as response_cache
 
     timeouts = []
     real_set = response_cache.cache.set

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from optimization import chunking
 from optimization.chunking import chunk_text
 from optimization.context import ContextTooSmall, fit_context
 from optimization.models import SavingsRecord
@@ -214,7 +215,6 @@ def test_newest_tool_result_keeps_its_call():
 
 def test_chunking_counts_each_piece_a_bounded_number_of_times(monkeypatch):
     """Packing must stay linear: it once re-counted the growing chunk for every piece."""
-    from optimization import chunking
 
     calls = {"n": 0, "chars": 0}
 

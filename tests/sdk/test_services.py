@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from netra_client import ValidationError
+from optimization.models import PromptTemplate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +58,6 @@ def test_cache_miss_store_hit(netra):
 
 
 def test_templates_select_and_render(netra):
-    from optimization.models import PromptTemplate
 
     PromptTemplate.objects.create(name="sdk_triage", agent_type="sdk", richness="low",
                                   body="Triage: {{user_request}}", baseline_body="Please triage this: {{user_request}}")

@@ -11,7 +11,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tokens.models import ApiKey, UsageRecord
+from budgets.models import Budget
+from demo import services as demo
+from tokens.models import ApiKey, ModelPrice, UsageRecord
+from tokens.services import api_key_create, prices_import
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +61,6 @@ def test_admin_creates_a_key_and_shows_it_once(admin_client, user):
 
 
 def test_admin_revoke_action(admin_client, user):
-    from tokens.services import api_key_create
 
     key, _ = api_key_create(user=user, name="k")
     admin_client.post("/admin/tokens/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
@@ -71,7 +73,6 @@ def test_admin_lists_unpriced_models_and_reprices_them(admin_client, api):
              format="json")
     page = admin_client.get("/admin/tokens/modelprice/unpriced/")
     assert "acme-x" in page.content.decode()
-    from tokens.services import prices_import
 
     prices_import(data={"acme-x": {"litellm_provider": "acme", "input_cost_per_token": 1e-06,
                                    "output_cost_per_token": 1e-06}})
@@ -90,7 +91,6 @@ def test_admin_usage_ledger_is_read_only_and_filterable(admin_client, api):
 
 def test_seed_demo_creates_users_budgets_and_a_month_of_usage(db, catalog, tmp_path, monkeypatch, settings):
     settings.DEBUG = True  # the test runner forces DEBUG=False
-    from demo import services as demo
 
     monkeypatch.setattr(demo, "CREDENTIALS_FILE", tmp_path / "creds")
     out = StringIO()
@@ -107,7 +107,6 @@ def test_seed_demo_creates_users_budgets_and_a_month_of_usage(db, catalog, tmp_p
     assert alice_records.filter(priced=False).count() == 0
     days = {r.date() for r in alice_records.values_list("occurred_at", flat=True)}
     assert len(days) >= 28
-    from budgets.models import Budget
 
     assert sorted(Budget.objects.values_list("user__username", "scope", "period")) == [
         ("alice", "user", "month"), ("alice", "user_agent", "day"), ("bob", "user", "month"),
@@ -184,7 +183,6 @@ def test_admin_shows_price_history_of_a_model(admin_client, catalog):
 
     from django.utils import timezone
 
-    from tokens.models import ModelPrice
 
     first = ModelPrice.objects.get(name="gpt-4o")
     ModelPrice.objects.create(

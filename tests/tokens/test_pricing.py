@@ -13,7 +13,7 @@ from openai.types.responses.response_usage import InputTokensDetails, OutputToke
 
 from ingestion.services import usage_reprice
 from tests.factories import ModelPriceFactory
-from tokens.models import UsageRecord
+from tokens.models import ModelPrice, UsageRecord
 from tokens.pricing import TokenCounts, cost_of
 from tokens.services import prices_import
 
@@ -137,7 +137,6 @@ def test_plan_models_resolve_with_context_windows(catalog):
 
 
 def test_default_catalog_has_every_chat_model_of_the_six_providers(catalog):
-    from tokens.models import ModelPrice
 
     providers = set(ModelPrice.objects.values_list("provider", flat=True))
     assert providers == {"openai", "anthropic", "gemini", "mistral", "deepseek", "xai"}

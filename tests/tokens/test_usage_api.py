@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tokens.models import Run, UsageRecord
+from tokens.models import ApiKey, Run, UsageRecord
+from tokens.services import api_key_revoke
 
 CHAT = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
 
@@ -312,8 +313,6 @@ def test_missing_or_bad_key_is_401(db, catalog):
 
 
 def test_revoked_key_is_401(api, user):
-    from tokens.models import ApiKey
-    from tokens.services import api_key_revoke
 
     api_key_revoke(key=ApiKey.objects.get(user=user))
     assert api.post("/api/v1/usage", record("a"), format="json").status_code == 401
