@@ -39,6 +39,9 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         try:
             return await super().receive(channel)
         except LAYER_ERRORS as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the socket is closing: redis-py turned the cancellation into a lost connection
             logger.warning("live: lost Redis while waiting on %s (%s); waiting for it to return", channel, exc)
         delay = RETRY_FIRST_SECONDS
         while True:

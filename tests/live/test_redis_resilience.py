@@ -7,6 +7,7 @@ shared Redis is never touched.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -119,3 +120,19 @@ def test_the_rejoin_loop_restores_membership_without_a_lost_connection(api, conn
         await comm.disconnect()
 
     run(scenario)
+
+
+def test_closing_sockets_never_wait_on_the_layer(api, connect, redis_layer):
+    """A closing socket cancels its blocked read; redis-py reports that as a lost connection, which the layer
+    must not wait out (the event loop would never finish closing)."""
+
+    async def scenario():
+        refused, accepted, code = await connect(bearer_headers("ntk_not-a-key"))
+        assert (accepted, code) == (True, 4401)
+        comm, accepted, code = await connect(bearer_headers(api.raw_key))
+        assert (accepted, code) == (True, None)
+        await asyncio.wait_for(comm.disconnect(), timeout=5)
+
+    started = time.monotonic()
+    run(scenario)
+    assert time.monotonic() - started < 10
