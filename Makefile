@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test setup lint clean
+.PHONY: run serve test setup lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ setup: $(VENV)/.run-installed
 run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) netra_site.asgi:application
+
+# Production: HTTP on PORT (gunicorn), WebSockets and the gateway on WS_PORT (daphne), and with a
+# broker a Celery worker and beat (docs/serving.md). Reads DATABASE_URL, REDIS_URL, SECRET_KEY, ...
+serve: $(VENV)/.run-installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m netra_site.serve
 
 test: $(VENV)/.dev-installed /usr/bin/chromium
 	$(BIN)/lint-imports --no-cache
