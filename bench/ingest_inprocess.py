@@ -23,6 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
+import django
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -59,21 +61,21 @@ def _payloads(n: int, tag: str) -> list[dict]:
     return out
 
 
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--rounds", type=int, default=7)
+parser.add_argument("--batch", type=int, default=1000)
+args = parser.parse_args()
+_prepare_database()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from ingestion.services import usage_ingest  # noqa: E402
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=1000)
-    args = parser.parse_args()
-    _prepare_database()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
-    from ingestion.services import usage_ingest
-
     call_command("migrate", verbosity=0)
     call_command("import_prices", verbosity=0)
     user = get_user_model().objects.create_user("bench")

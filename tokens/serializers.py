@@ -19,7 +19,14 @@ def usage_record_out(record: UsageRecord, *, duplicate: bool | None = None) -> d
         "provider": record.provider,
         "run_id": record.run_id,
         "tokens": record.token_counts.as_dict(),
+        "units": record.units,
+        "service_tier": record.service_tier or "standard",
         "cost_usd": money_str(record.cost_usd),
+        "list_cost_usd": money_str(record.list_cost_usd),
+        "provider_cost_usd": money_str(record.provider_cost_usd),
+        # What the provider reported less what the catalog lists (null without a reported cost).
+        "provider_cost_difference_usd": money_str(record.provider_cost_usd - record.list_cost_usd)
+        if record.provider_cost_usd is not None and record.priced else None,
         "priced": record.priced,
         "cache_hit": record.cache_hit,
         "optimization": (
@@ -46,6 +53,7 @@ def price_out(price: ModelPrice) -> dict[str, Any]:
         "aliases": price.aliases,
         **{name: money_str(getattr(price, name)) for name in ModelPrice.PRICE_FIELDS},
         "tiers": price.tiers,
+        "rates": price.rates,
         "context_window": price.context_window,
         "max_output_tokens": price.max_output_tokens,
         "valid_from": price.valid_from.isoformat(),
