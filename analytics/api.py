@@ -119,3 +119,12 @@ class PolicyApi(APIView):
         if policy is None or policy.computed_at is None and not policy.pinned:
             policy = policy_refresh(user=user)
         return Response(policy_out(policy))
+
+
+class ReportReconciliationApi(APIView):
+    """Netra's list cost beside the provider-reported cost (``usage.cost``), by model, for a period."""
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: dict})
+    def get(self, request: Request) -> Response:
+        user = acting_user(request, request.query_params.get("user"))
+        return Response(reports.report_reconciliation(user=user, period=period_from(request)))

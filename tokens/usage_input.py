@@ -138,7 +138,8 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
         )
     units = {**shape.units, **parse_units(data.get("units"), errors)}
     if units_given and not usage and "prompt_tokens" not in data and "completion_tokens" not in data \
-            and not any(units.get(name) for name in units if name not in UNIT_QUALIFIERS):
+            and not any(units.get(name) for name in units if name not in UNIT_QUALIFIERS) \
+            and not any(name.startswith("units") for name in errors):
         errors.setdefault("units", []).append("At least one billed unit is required.")
     service_tier = _str(data, "service_tier", errors, max_length=32) or shape.service_tier
     provider_cost = _money(data.get("provider_cost_usd"), "provider_cost_usd", errors)
