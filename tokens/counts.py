@@ -15,6 +15,7 @@ too (``cached_audio_input``, ``cached_image_input``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 # Normalized class -> ledger column, in the order every report shows them; "total" is their sum.
 # The first five are the original classes (their order is kept so CSV columns stay where they were).
@@ -64,17 +65,18 @@ class TokenCounts:
     audio_output: int = 0
     image_output: int = 0
 
-    @property
+    # Cached: the ingestion hot path reads them several times per record.
+    @cached_property
     def total(self) -> int:
         return self.prompt + self.completion
 
-    @property
+    @cached_property
     def prompt(self) -> int:
-        return sum(getattr(self, name) for name in PROMPT_CLASSES)
+        return sum([getattr(self, name) for name in PROMPT_CLASSES])
 
-    @property
+    @cached_property
     def completion(self) -> int:
-        return sum(getattr(self, name) for name in COMPLETION_CLASSES)
+        return sum([getattr(self, name) for name in COMPLETION_CLASSES])
 
     def items(self) -> list[tuple[str, int]]:
         """(class, count) of every class with tokens."""

@@ -129,6 +129,9 @@ class PriceCard:
             standard.insert(0, (0, {}))
         standard[0] = (0, {**{k: Decimal(v) for k, v in base.items() if v is not None}, **standard[0][1]})
         self._memo: dict[tuple, Rates] = {}
+        self._flat: Rates | None = None
+        if len(self.tiers["standard"]) == 1:
+            self._flat = self.rates("standard", 0)
 
     def rates(self, service_tier: str = "", prompt_tokens: int = 0) -> Rates:
         """The rates of a call served at ``service_tier`` with ``prompt_tokens`` of prompt.
@@ -137,6 +140,8 @@ class PriceCard:
         exceeds, then with the service tier's own base and long-context rates; a class still
         without a rate takes its FALLBACK class's rate.
         """
+        if not service_tier and self._flat is not None:  # the common call: standard tier, no thresholds
+            return self._flat
         tier = service_tier_name(service_tier)
         if tier not in self.tiers:
             tier = "standard"
@@ -279,8 +284,8 @@ class Catalog:
         for every model; within each, the latest ``valid_from`` at or before ``at``.
         """
         self._ensure()
-        with self._lock:
-            rows = self._overrides.get(user_id)
+        overrides = self._overrides  # one reference read: the maps are swapped whole, never mutated
+        rows = overrides.get(user_id) if overrides else None
         if not rows:
             return None
         best = None
