@@ -8,6 +8,7 @@ the budget, rollup, alert and live-event steps of the layers above.
 from __future__ import annotations
 
 import functools
+import operator
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router
+from django.db.models import Field, IntegerField
 
 from core.db import insert_sql, rows_lock, uuid7
 from core.errors import InvalidInput, PermissionDenied
@@ -264,7 +266,20 @@ def _usage_insert_new(records: list[UsageRecord]) -> set[uuid.UUID]:
     # usage_price), so get_prep_value's coercions, a third of a batch's
     # preparation time, are skipped; the backend adaptation (JSON, UUID, dates on
     # SQLite) still runs.
-    rows = [[f.get_db_prep_value(getattr(r, f.attname), connection, prepared=True) for f in fields] for r in records]
+    # Strings and booleans pass through get_db_prep_value unchanged, and so may the 17 token
+    # counts: the statements below cast every column (UNNEST arrays) or insert into it
+    # (assignment casts), so psycopg's plain int adaptation serves where Django would wrap each
+    # in Int8. Read all columns with one attrgetter and adapt only the rest.
+    values_of = operator.attrgetter(*(f.attname for f in fields))
+    adapt = [(i, f) for i, f in enumerate(fields)
+             if type(f).get_db_prep_value is not Field.get_db_prep_value
+             and not (isinstance(f, IntegerField) and not f.is_relation)]
+    rows = []
+    for record in records:
+        row = list(values_of(record))
+        for i, f in adapt:
+            row[i] = f.get_db_prep_value(row[i], connection, prepared=True)
+        rows.append(row)
     if connection.vendor == "postgresql" and len(rows) > 1:
         # varchar[] rather than varchar(200)[], as Django does, so nothing is truncated.
         arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
