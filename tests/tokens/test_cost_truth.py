@@ -256,3 +256,25 @@ def test_reprice_command_fixes_a_wrong_price_for_a_date_range(api, user):
     assert (audit.reason, audit.records_changed, audit.cost_before_usd, audit.cost_after_usd) == (
         "typo in input price", 2, Decimal("20"), Decimal("2"))
     assert usage_reprice(start=day, end=day + timedelta(days=2), only_unpriced=False) == 0  # nothing twice
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+def test_admin_catalog_prints_plain_prices_and_an_override_reprices_since_its_start(admin_client, api, user):
+    page = admin_client.get("/admin/tokens/modelprice/?q=gpt-4").content.decode()
+    assert '<td class="field-input">30</td>' in page  # gpt-4: never 3E+1 nor 30.0000000000
+    post(api, request_id="before-deal", model="gpt-4o-mini",
+         usage={"prompt_tokens": 1_000_000, "completion_tokens": 0})
+    response = admin_client.post("/admin/tokens/priceoverride/add/", {
+        "user": user.pk, "model": "", "provider": "openai", "multiplier": "0.5",
+        "valid_from_0": (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%d"), "valid_from_1": "00:00:00",
+        "note": "launch deal",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    record = UsageRecord.objects.get(request_id="before-deal")
+    assert (record.list_cost_usd, record.cost_usd) == (Decimal("0.15"), Decimal("0.075"))
+    audit = RepriceAudit.objects.get()
+    assert audit.actor == "admin" and audit.records_changed == 1
+    assert admin_client.get("/admin/tokens/repriceaudit/").status_code == 200
+    assert admin_client.get("/admin/tokens/repriceaudit/add/").status_code == 403
