@@ -19,7 +19,7 @@ from ingestion.services import usage_ingest
 from tokens import selectors
 from tokens.auth import acting_user, request_key
 from tokens.serializers import usage_record_out
-from tokens.usage_input import MAX_LATENCY_MS
+from tokens.usage_input import MAX_LATENCY_MS, USAGE_FORMATS
 
 
 class UsageInSerializer(serializers.Serializer):
@@ -32,8 +32,17 @@ class UsageInSerializer(serializers.Serializer):
     run_id = serializers.CharField(required=False)
     user = serializers.CharField(required=False, help_text="Service keys only: act for this user.")
     usage = serializers.DictField(required=False, help_text="The provider SDK's usage object.")
-    usage_format = serializers.ChoiceField(
-        choices=["openai_chat", "openai_responses", "anthropic"], required=False
+    usage_format = serializers.ChoiceField(choices=list(USAGE_FORMATS), required=False)
+    service_tier = serializers.CharField(
+        required=False, help_text="The tier the response says served the call: default, flex, priority, batch."
+    )
+    units = serializers.DictField(
+        required=False, help_text="Billed units that are not tokens: input_seconds, input_characters, images, "
+        "queries, web_search_requests, ... (docs/api.md)."
+    )
+    provider_cost_usd = serializers.DecimalField(
+        max_digits=24, decimal_places=12, required=False, coerce_to_string=True,
+        help_text="The cost the provider reported (OpenRouter usage.cost), kept beside Netra's price.",
     )
     prompt_tokens = TokenCountField(required=False)
     completion_tokens = TokenCountField(required=False)
