@@ -25,6 +25,7 @@ from analytics.delivery import (
 from analytics.models import Alert
 from budgets.services import ThresholdCrossing
 from core import events
+from tokens.models import UsageRecord
 
 
 def alert_raise(
@@ -103,6 +104,32 @@ def budget_alerts_raise(*, crossings: list[ThresholdCrossing]) -> list[Alert]:
                 "scope": budget.scope, "period": budget.period, "agent": budget.agent, "run_id": budget.run_id,
                 "enforcement": budget.enforcement, "window_start": crossing.window_start.isoformat(),
             },
+        )
+        if alert is not None:
+            raised.append(alert)
+    return raised
+
+
+def unpriced_alerts_raise(*, records: list[UsageRecord]) -> list[Alert]:
+    """One site alert per model and UTC day when usage of a model without a price arrives.
+
+    The records are stored unpriced (never at a silent $0) and are priced by
+    ``usage_reprice`` once the catalog knows the model; the alert tells an admin to add it.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    for record in records:
+        if not record.priced:
+            key = (record.model, f"{record.occurred_at:%Y-%m-%d}")
+            seen[key] = seen.get(key, 0) + 1
+    raised = []
+    for (model, day), count in sorted(seen.items()):
+        alert = alert_raise(
+            kind=Alert.KIND_UNPRICED_MODEL,
+            dedupe_key=f"unpriced:{model[:200]}:{day}",
+            message=f"Usage of {model!r} arrived without a catalog price ({day}): stored unpriced. "
+                    "Add its price (import_prices or admin), then reprice.",
+            severity="warning",
+            figures={"model": model, "day": day, "records_in_first_batch": count},
         )
         if alert is not None:
             raised.append(alert)

@@ -100,7 +100,9 @@ class CostReportSummarySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["summary", "detailed"])
     user = serializers.CharField()
     period = ReportPeriodSerializer()
-    total_cost_usd = MoneyField()
+    total_cost_usd = MoneyField(help_text="Billed: the list cost after the customer's price overrides.")
+    total_list_cost_usd = MoneyField(help_text="The catalog (list) price of the same usage.")
+    unpriced_requests = serializers.IntegerField(help_text="Requests of models without a price (cost 0).")
     total_tokens = serializers.IntegerField()
     total_requests = serializers.IntegerField()
     average_cost_per_request_usd = MoneyField(allow_null=True)
@@ -119,7 +121,9 @@ class ReportGroupSerializer(serializers.Serializer):
     total_tokens = serializers.IntegerField()
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
-    cost_usd = MoneyField()
+    cost_usd = MoneyField(help_text="Billed.")
+    list_cost_usd = MoneyField(help_text="The catalog (list) price.")
+    unpriced_requests = serializers.IntegerField()
     share_of_cost = rate_field()
 
 
@@ -274,3 +278,42 @@ class PolicyApi(APIView):
         if policy is None or policy.computed_at is None and not policy.pinned:
             policy = policy_refresh(user=user)
         return Response(self.OutputSerializer(policy).data)
+
+
+class ReconciliationModelSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReconciliationModel"
+
+    model = serializers.CharField()
+    requests = serializers.IntegerField(help_text="Priced records of the model that carry a provider cost.")
+    list_cost_usd = MoneyField(help_text="Netra's catalog (list) price of those records.")
+    provider_cost_usd = MoneyField(help_text="What the provider reported for them (usage.cost).")
+    difference_usd = MoneyField(help_text="Provider less list; negative when the provider reported less.")
+    difference_percent = serializers.DecimalField(
+        max_digits=None, decimal_places=4, allow_null=True,
+        help_text="The difference as a percentage of the list cost; null when the list cost is 0.",
+    )
+    requests_differing = serializers.IntegerField(help_text="Records whose two costs are not equal.")
+
+
+class ReportReconciliationApi(APIView):
+    """Netra's list cost beside the provider-reported cost (``usage.cost``), by model, for a period."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CostReconciliation"
+
+        user = serializers.CharField()
+        period = ReportPeriodSerializer()
+        requests = serializers.IntegerField()
+        list_cost_usd = MoneyField()
+        provider_cost_usd = MoneyField()
+        difference_usd = MoneyField(help_text="Provider less list, over every model.")
+        requests_differing = serializers.IntegerField()
+        by_model = ReconciliationModelSerializer(many=True)
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: OutputSerializer, **error_responses(400, 403)})
+    def get(self, request: Request) -> Response:
+        user = acting_user(request, request.query_params.get("user"))
+        report = reports.report_reconciliation(user=user, period=period_from(request))
+        return Response(self.OutputSerializer(report).data)

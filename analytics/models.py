@@ -17,11 +17,13 @@ class Alert(models.Model):
     KIND_USAGE_SPIKE = "usage_spike"
     KIND_LOW_CACHE_HIT_RATE = "low_cache_hit_rate"
     KIND_OPTIMIZATION_FAILURES = "optimization_failures"
+    KIND_UNPRICED_MODEL = "unpriced_model"
     KINDS = [
         (KIND_BUDGET_THRESHOLD, "budget threshold crossed"),
         (KIND_USAGE_SPIKE, "usage spike"),
         (KIND_LOW_CACHE_HIT_RATE, "low cache hit rate"),
         (KIND_OPTIMIZATION_FAILURES, "optimization failure rate"),
+        (KIND_UNPRICED_MODEL, "usage of a model without a price"),
     ]
     SEVERITIES = [("info", "info"), ("warning", "warning"), ("critical", "critical")]
 
@@ -59,6 +61,7 @@ class DailyUsage(models.Model):
         "requests",
         *TOKEN_FIELDS,
         "cost_usd",
+        "list_cost_usd",
         "cache_hits",
         "unpriced_requests",
         "optimized_requests",
@@ -80,8 +83,19 @@ class DailyUsage(models.Model):
     cache_write_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    cache_write_12h_tokens = models.BigIntegerField(default=0)
+    audio_input_tokens = models.BigIntegerField(default=0)
+    cached_audio_input_tokens = models.BigIntegerField(default=0)
+    image_input_tokens = models.BigIntegerField(default=0)
+    cached_image_input_tokens = models.BigIntegerField(default=0)
+    video_input_tokens = models.BigIntegerField(default=0)
+    audio_output_tokens = models.BigIntegerField(default=0)
+    image_output_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
+    # Billed cost (after the customer's price override) and catalog list cost.
     cost_usd = models.DecimalField(**COST_DIGITS, default=0)
+    list_cost_usd = models.DecimalField(**COST_DIGITS, default=0)
     # A cache hit is a response served from cache or a prompt read from the provider's cache.
     cache_hits = models.BigIntegerField(default=0)
     unpriced_requests = models.BigIntegerField(default=0)

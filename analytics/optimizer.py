@@ -55,7 +55,8 @@ class Advice:
     estimated_savings_usd: Decimal = Decimal(0)
 
 
-def _cost_at(price: ModelPrice, counts: TokenCounts) -> Decimal:
+def _cost_at(price: ModelPrice, counts: TokenCounts) -> Decimal | None:
+    """List cost of ``counts`` at ``price`` (None when it prices a class of them nowhere)."""
     return cost_of(price, counts)
 
 
@@ -67,6 +68,8 @@ def cheaper_model(*, model: str, counts: TokenCounts) -> tuple[ModelPrice | None
     if current is None or counts.total == 0:
         return None, Decimal(0), Decimal(0)
     current_cost = _cost_at(current, counts)
+    if current_cost is None:
+        return None, Decimal(0), Decimal(0)
     best, best_cost = None, Decimal(0)
     for candidate in prices_current():
         if (
@@ -82,7 +85,7 @@ def cheaper_model(*, model: str, counts: TokenCounts) -> tuple[ModelPrice | None
         ):
             continue
         cost = _cost_at(candidate, counts)
-        if cost <= current_cost * CHEAPER_SHARE and (best is None or cost > best_cost):
+        if cost is not None and cost <= current_cost * CHEAPER_SHARE and (best is None or cost > best_cost):
             best, best_cost = candidate, cost
     return best, current_cost, best_cost
 
@@ -156,7 +159,7 @@ def policy_recommend(*, user, now: datetime) -> Advice:
             price = catalog.latest(
                 advice.suggested_model if r is top and advice.suggested_model else r["model"]
             )
-            if price is not None:
+            if price is not None and price.input_per_million is not None:
                 savings_compression += r["input_tokens"] * ratio * price.input_per_million / PER_MILLION
     # Each repeated prompt served from cache avoids an average request's cost.
     savings_cache = (cost / requests * cache_repeats) if advice.caching_enabled and requests else Decimal(0)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Count, F, Q, Sum
+
 from analytics import selectors
 from analytics.selectors import Period
 from core.money import money_str
-from tokens.counts import TOKEN_FIELDS
+from tokens.counts import COMPLETION_FIELDS, PROMPT_FIELDS, TOKEN_FIELDS
+from tokens.models import UsageRecord
 
 CSV_COLUMNS = (
     "day",
@@ -22,6 +25,8 @@ CSV_COLUMNS = (
     "optimized_requests",
     "tokens_saved",
     "usd_saved",
+    "list_cost_usd",
+    "unpriced_requests",
 )
 
 
@@ -38,9 +43,11 @@ def _group_out(item: dict[str, Any], total_cost: Decimal) -> dict[str, Any]:
         "key": item["key"],
         "requests": item["requests"],
         "total_tokens": item["total_tokens"],
-        "prompt_tokens": item["input_tokens"] + item["cached_input_tokens"] + item["cache_write_tokens"],
-        "completion_tokens": item["output_tokens"] + item["reasoning_tokens"],
+        "prompt_tokens": sum(item[f] for f in PROMPT_FIELDS),
+        "completion_tokens": sum(item[f] for f in COMPLETION_FIELDS),
         "cost_usd": _money(item["cost_usd"]),
+        "list_cost_usd": _money(item["list_cost_usd"]),
+        "unpriced_requests": item["unpriced_requests"],
         "share_of_cost": _rate(item["cost_usd"] / total_cost) if total_cost else None,
     }
 
@@ -56,7 +63,10 @@ def report_summary(*, user, period: Period, data: dict[str, Any] | None = None) 
         "format": "summary",
         "user": user.get_username(),
         "period": period.as_dict(),
+        # Billed cost (after the customer's price overrides) and the catalog's list cost.
         "total_cost_usd": _money(totals["cost_usd"]),
+        "total_list_cost_usd": _money(totals["list_cost_usd"]),
+        "unpriced_requests": totals["unpriced_requests"],
         "total_tokens": totals["total_tokens"],
         "total_requests": totals["requests"],
         "average_cost_per_request_usd": _money(data["average_cost_per_request"].quantize(Decimal("1e-12")))
@@ -161,7 +171,53 @@ def report_csv_rows(*, user, period: Period) -> list[list[Any]]:
             **row,
             "day": row["day"].isoformat(),
             "cost_usd": _money(row["cost_usd"]),
+            "list_cost_usd": _money(row["list_cost_usd"]),
             "usd_saved": _money(row["usd_saved"]),
         }
         out.append([values[c] for c in CSV_COLUMNS])
     return out
+
+
+def provider_cost_by_model(*, user, period: Period) -> list[dict[str, Any]]:
+    """Priced records of the period that carry a provider-reported cost, summed by model (ledger)."""
+    return list(
+        UsageRecord.objects.filter(user=user, occurred_at__gte=period.since, occurred_at__lt=period.until,
+                                   priced=True, provider_cost_usd__isnull=False)
+        .values("model")
+        .annotate(requests=Count("id"), list_cost=Sum("list_cost_usd"), provider_cost=Sum("provider_cost_usd"),
+                  differing=Count("id", filter=~Q(provider_cost_usd=F("list_cost_usd"))))
+        .order_by("model")
+    )
+
+
+def report_reconciliation(*, user, period: Period) -> dict[str, Any]:
+    """Netra's list cost beside the cost the provider reported (OpenRouter's usage.cost), by model."""
+    rows = provider_cost_by_model(user=user, period=period)
+    models = []
+    totals = {"requests": 0, "list": Decimal(0), "provider": Decimal(0), "differing": 0}
+    for row in rows:
+        listed, reported = Decimal(row["list_cost"] or 0), Decimal(row["provider_cost"] or 0)
+        difference = reported - listed
+        models.append({
+            "model": row["model"],
+            "requests": row["requests"],
+            "list_cost_usd": _money(listed),
+            "provider_cost_usd": _money(reported),
+            "difference_usd": _money(difference),
+            "difference_percent": _rate(difference / listed * 100) if listed else None,
+            "requests_differing": row["differing"],
+        })
+        totals["requests"] += row["requests"]
+        totals["list"] += listed
+        totals["provider"] += reported
+        totals["differing"] += row["differing"]
+    return {
+        "user": user.get_username(),
+        "period": period.as_dict(),
+        "requests": totals["requests"],
+        "list_cost_usd": _money(totals["list"]),
+        "provider_cost_usd": _money(totals["provider"]),
+        "difference_usd": _money(totals["provider"] - totals["list"]),
+        "requests_differing": totals["differing"],
+        "by_model": models,
+    }

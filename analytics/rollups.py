@@ -46,6 +46,7 @@ def _rule() -> dict[str, Any]:
         "requests": Sum(one),
         **{name: Sum(name) for name in TOKEN_FIELDS},
         "cost_usd": Sum("cost_usd"),
+        "list_cost_usd": Sum("list_cost_usd"),
         # A cache hit: a response served from cache, or a prompt read from the provider's cache.
         "cache_hits": Sum(Case(When(Q(cache_hit=True) | Q(cached_input_tokens__gt=0), then=one), default=0)),
         "unpriced_requests": Sum(Case(When(priced=False, then=one), default=0)),
@@ -64,7 +65,8 @@ def _rule() -> dict[str, Any]:
         "usd_saved": Sum(
             Case(
                 # Times a millionth, not divided by a million: SQLite would divide integers.
-                When(priced=True, then=Round(saved * F("price__input_per_million") * Value(PER_TOKEN), 12)),
+                When(priced=True, then=Coalesce(
+                    Round(saved * F("price__input_per_million") * Value(PER_TOKEN), 12), Value(Decimal(0)))),
                 default=Value(Decimal(0)),
                 output_field=DecimalField(max_digits=24, decimal_places=12),
             )

@@ -23,6 +23,7 @@ from budgets.labels import budget_label
 from budgets.selectors import budgets_for_user
 from core.money import ZERO
 from optimization.models import SavingsRecord
+from tokens.counts import COMPLETION_FIELDS, PROMPT_FIELDS
 from tokens.models import UsageRecord
 from tokens.selectors import unpriced_models
 
@@ -255,8 +256,8 @@ def recommendations(
                     "prompts first so provider prompt caching applies.",
                 }
             )
-    prompt = totals["input_tokens"] + totals["cached_input_tokens"] + totals["cache_write_tokens"]
-    completion = totals["output_tokens"] + totals["reasoning_tokens"]
+    prompt = sum(totals[f] for f in PROMPT_FIELDS)
+    completion = sum(totals[f] for f in COMPLETION_FIELDS)
     if completion and prompt >= 10 * completion and requests >= 20:
         out.append(
             {

@@ -6,5 +6,6 @@ from analytics import api
 
 urlpatterns = [
     path("reports/cost", api.ReportCostApi.as_view(), name="report-cost"),
+    path("reports/reconciliation", api.ReportReconciliationApi.as_view(), name="report-reconciliation"),
     path("policy", api.PolicyApi.as_view(), name="policy"),
 ]

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from analytics import reports, selectors
 from analytics.metrics import metrics_render
+from tokens.counts import COMPLETION_FIELDS, PROMPT_FIELDS
 
 PALETTE = ["#3b5bdb", "#0ca678", "#f59f00", "#e8590c", "#ae3ec9", "#1098ad", "#868e96"]
 MAX_SERIES = 6
@@ -74,9 +75,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "choice": request.GET.get("period", "30d") if not error else "30d",
             "charts": chart_data(data),
             "total_savings": total_savings,
-            "prompt_tokens": data["totals"]["input_tokens"]
-            + data["totals"]["cached_input_tokens"]
-            + data["totals"]["cache_write_tokens"],
+            "prompt_tokens": sum(data["totals"][f] for f in PROMPT_FIELDS),
+            "completion_tokens": sum(data["totals"][f] for f in COMPLETION_FIELDS),
             "budget_peak": max(
                 (Decimal(b["percent_used"]) for b in data["budgets"] if b.get("percent_used") is not None),
                 default=None,

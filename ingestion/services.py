@@ -3,18 +3,22 @@
 ``usage_ingest`` is the only way usage enters the ledger (the usage API, the
 demo data, later the gateway and OTLP). Reading it top-down names each step;
 no signal or receiver adds any. ``usage_reprice`` is the same for records
-stored unpriced that the catalog can price now.
+stored unpriced that the catalog can price now, and for a date range priced
+wrongly (with an audit row).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.alerts import budget_alerts_raise
+from analytics.alerts import budget_alerts_raise, unpriced_alerts_raise
 from analytics.rollups import daily_usage_add
 from budgets.selectors import remaining_for_records
 from budgets.services import budget_windows_charge, reservations_settle
@@ -24,11 +28,13 @@ from tokens.models import ApiKey, UsageRecord
 from tokens.pricing import catalog
 from tokens.services import (
     RecordResult,
+    reprice_audit_close,
+    reprice_audit_open,
     usage_price,
     usage_records_price,
+    usage_reprice_ids,
+    usage_reprice_lock,
     usage_store,
-    usage_unpriced_ids,
-    usage_unpriced_lock,
     usage_validate,
 )
 
@@ -55,7 +61,8 @@ def usage_ingest(*, user, api_key: ApiKey | None, payloads: list[Any]) -> list[R
             crossings = budget_windows_charge(records=created)  # 5. charge every applicable budget window
             daily_usage_add(record_ids=[r.pk for r in created])  # 6. roll up into the daily totals
             budget_alerts_raise(crossings=crossings)  # 7. alert thresholds crossed (sent after commit)
-            transaction.on_commit(lambda: usage_announce(records=created))  # 8. live events after commit
+            unpriced_alerts_raise(records=created)  # 8. alert models without a price (once per model and day)
+            transaction.on_commit(lambda: usage_announce(records=created))  # 9. live events after commit
     return batch.results
 
 
@@ -71,25 +78,53 @@ def usage_announce(*, records: list[UsageRecord]) -> None:
     )
 
 
-def usage_reprice(*, models: list[str]) -> int:
-    """Price stored unpriced records of ``models`` now that the catalog knows them. Returns how many.
+@dataclass(frozen=True)
+class _CostChange:
+    """What a repriced record adds to its budget windows: the change of its billed cost."""
 
-    Each chunk moves in one transaction: out of the rollups as unpriced, priced,
-    back into the rollups, and its cost charged to the budgets (its tokens were
-    charged when it arrived).
+    user_id: int
+    agent: str
+    run_id: str
+    occurred_at: datetime
+    cost_usd: Decimal
+    total_tokens: int = 0
+
+
+def usage_reprice(*, models: list[str] | None = None, start: datetime | None = None, end: datetime | None = None,
+                  only_unpriced: bool = True, user_id: int | None = None, actor: str = "",
+                  reason: str = "") -> int:
+    """Price stored records again at the catalog (and overrides) valid when each occurred. Returns how many changed.
+
+    By default the unpriced records of ``models``, now that the catalog knows them. With
+    ``only_unpriced=False``, every record of ``models`` (all models if None) that occurred in
+    ``start``..``end`` (of one user with ``user_id``): the fix after a wrong price or a new
+    override. Each chunk moves in one transaction: out of the rollups, priced, back into the
+    rollups, and the change of its cost charged to the budgets (its tokens were charged when it
+    arrived). Every run leaves a RepriceAudit row.
     """
     catalog.invalidate()  # a price was just added, perhaps by another process
-    repriced = 0
-    for ids in usage_unpriced_ids(models=models):
+    audit = reprice_audit_open(actor=actor, reason=reason, models=models, start=start, end=end,
+                               only_unpriced=only_unpriced)
+    seen = repriced = 0
+    before = after = Decimal(0)
+    for ids in usage_reprice_ids(models=models, start=start, end=end, only_unpriced=only_unpriced,
+                                 user_id=user_id):
+        seen += len(ids)
         with transaction.atomic():
-            records = usage_unpriced_lock(ids=ids)
+            records = usage_reprice_lock(ids=ids, only_unpriced=only_unpriced)
             if not records:
                 continue
+            old = {r.pk: r.cost_usd for r in records}
             record_ids = [r.pk for r in records]
             daily_usage_add(record_ids=record_ids, sign=-1)
             usage_records_price(records=records)
             daily_usage_add(record_ids=record_ids)
-            crossings = budget_windows_charge(records=records, count_tokens=False)
+            changes = [_CostChange(user_id=r.user_id, agent=r.agent, run_id=r.run_id, occurred_at=r.occurred_at,
+                                   cost_usd=r.cost_usd - old[r.pk]) for r in records]
+            crossings = budget_windows_charge(records=changes, count_tokens=False)
             budget_alerts_raise(crossings=crossings)
         repriced += len(records)
+        before += sum(old.values(), Decimal(0))
+        after += sum((r.cost_usd for r in records), Decimal(0))
+    reprice_audit_close(audit=audit, seen=seen, changed=repriced, before=before, after=after)
     return repriced

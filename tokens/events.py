@@ -11,6 +11,7 @@ from tokens.models import UsageRecord
 def token_usage_data(record: UsageRecord, remaining: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``data`` of a token_usage event for one record; ``remaining``: its tightest budget after it."""
     remaining = remaining or {}
+    counts = record.token_counts
     return {
         "id": str(record.pk),
         "request_id": record.request_id,
@@ -20,8 +21,8 @@ def token_usage_data(record: UsageRecord, remaining: dict[str, Any] | None = Non
         "tool": record.tool,
         "run_id": record.run_id,
         "tokens_used": record.total_tokens,
-        "prompt_tokens": record.prompt_tokens,
-        "completion_tokens": record.completion_tokens,
+        "prompt_tokens": counts.prompt,
+        "completion_tokens": counts.completion,
         "cost_usd": money_str(record.cost_usd),
         "priced": record.priced,
         "tokens_remaining": remaining.get("tokens_remaining"),

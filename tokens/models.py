@@ -23,14 +23,18 @@ class ModelPrice(models.Model):
     provider = models.CharField(max_length=64, db_index=True)
     mode = models.CharField(max_length=32, default="chat")
     aliases = models.JSONField(default=list, blank=True)
-    # USD per 1M tokens. Null cache/reasoning prices fall back to the input/output price.
-    input_per_million = models.DecimalField(**PRICE_DIGITS)
-    output_per_million = models.DecimalField(**PRICE_DIGITS)
+    # The standard tier's base rates, USD per 1M tokens. Null cache/reasoning prices fall back to
+    # the input/output price; a null input or output price (a model billed per second, character
+    # or image) leaves tokens of that class unpriced.
+    input_per_million = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
+    output_per_million = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
     cache_read_per_million = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
     cache_write_per_million = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
     reasoning_per_million = models.DecimalField(**PRICE_DIGITS, null=True, blank=True)
-    # Long-context tiers: [{"above_input_tokens": 200000, "input_per_million": "2.5", ...}]
-    tiers = models.JSONField(default=list, blank=True)
+    # Every other rate, as plain decimal strings (tokens.rates describes the shape):
+    # {"standard": {"0": {"cache_write_1h": "6", ...}, "200000": {"input": "2.5", ...}},
+    #  "batch": {"0": {...}}, "flex": ..., "priority": ..., "other": {<map key>: <value>}}
+    rates = models.JSONField(default=dict, blank=True)
     context_window = models.PositiveIntegerField(null=True, blank=True)
     max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
     tokenizer = models.CharField(max_length=32, blank=True, default="")
@@ -58,6 +62,79 @@ class ModelPrice(models.Model):
         "cache_write_per_million",
         "reasoning_per_million",
     )
+
+    @property
+    def tiers(self) -> list[dict]:
+        """The standard tier's long-context tiers: [{"above_input_tokens": 200000, "input_per_million": "2.5"}]."""
+        out = []
+        for threshold, card in sorted(((int(t), c) for t, c in (self.rates or {}).get("standard", {}).items()),
+                                      key=lambda tc: tc[0]):
+            if threshold:
+                out.append({"above_input_tokens": threshold,
+                            **{RATE_NAMES.get(name, name): value for name, value in card.items()}})
+        return out
+
+
+# Names of the base rates in the API's tier objects (the ModelPrice columns' names).
+RATE_NAMES = {
+    "input": "input_per_million",
+    "output": "output_per_million",
+    "cached_input": "cache_read_per_million",
+    "cache_write": "cache_write_per_million",
+    "reasoning": "reasoning_per_million",
+}
+
+
+class PriceOverride(models.Model):
+    """A customer's negotiated discount or markup on catalog prices, in force from ``valid_from``.
+
+    ``multiplier`` scales the list cost (0.8 is a 20 % discount, 1.1 a 10 % markup). The most
+    specific override in force when a call occurred applies: one for its model, else one for its
+    provider, else one for every model. Rows are never edited: a new row with a later
+    ``valid_from`` changes the terms (multiplier 1 ends a discount). An ``organization`` foreign key
+    can sit beside ``user`` later; the lookup keys on the customer, whichever it is.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="price_overrides")
+    model = models.CharField(max_length=200, blank=True, default="", help_text="Catalog model name; blank: any.")
+    provider = models.CharField(max_length=64, blank=True, default="", help_text="Blank: any provider.")
+    multiplier = models.DecimalField(max_digits=12, decimal_places=6)
+    valid_from = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_id", "model", "provider", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "model", "provider", "valid_from"], name="priceoverride_uniq"),
+            models.CheckConstraint(condition=Q(multiplier__gte=0), name="priceoverride_multiplier_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.model or self.provider or 'all models'} x{self.multiplier}"
+
+
+class RepriceAudit(models.Model):
+    """One reprice of stored usage: who, why, which records, and the cost before and after."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=150, blank=True, default="")
+    reason = models.CharField(max_length=500, blank=True, default="")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    models_repriced = models.JSONField(default=list, blank=True)
+    only_unpriced = models.BooleanField(default=True)
+    records_seen = models.PositiveBigIntegerField(default=0)
+    records_changed = models.PositiveBigIntegerField(default=0)
+    cost_before_usd = models.DecimalField(**COST_DIGITS, default=Decimal(0))
+    cost_after_usd = models.DecimalField(**COST_DIGITS, default=Decimal(0))
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"reprice {self.started_at:%Y-%m-%d %H:%M}: {self.records_changed} records"
 
 
 class Run(models.Model):
@@ -106,8 +183,26 @@ class UsageRecord(models.Model):
     cache_write_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_1h_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_12h_tokens = models.PositiveBigIntegerField(default=0)
+    audio_input_tokens = models.PositiveBigIntegerField(default=0)
+    cached_audio_input_tokens = models.PositiveBigIntegerField(default=0)
+    image_input_tokens = models.PositiveBigIntegerField(default=0)
+    cached_image_input_tokens = models.PositiveBigIntegerField(default=0)
+    video_input_tokens = models.PositiveBigIntegerField(default=0)
+    audio_output_tokens = models.PositiveBigIntegerField(default=0)
+    image_output_tokens = models.PositiveBigIntegerField(default=0)
     total_tokens = models.PositiveBigIntegerField(default=0)
+    # Billed units that are not tokens: {"web_search_requests": 2, "input_seconds": "12.5", ...}
+    units = models.JSONField(default=dict, blank=True)
+    # The tier the provider says served the call ("" is standard): batch, flex, priority, ...
+    service_tier = models.CharField(max_length=32, blank=True, default="")
+    # What the customer is billed (list cost after their price override); budgets charge this.
     cost_usd = models.DecimalField(**COST_DIGITS, default=Decimal(0))
+    # The catalog (list) price of the call, before any override.
+    list_cost_usd = models.DecimalField(**COST_DIGITS, default=Decimal(0))
+    # The cost the provider reported in the usage object (OpenRouter's usage.cost), if any.
+    provider_cost_usd = models.DecimalField(**COST_DIGITS, null=True, blank=True)
     priced = models.BooleanField(default=False)
     price = models.ForeignKey(ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     optimization_technique = models.CharField(max_length=100, blank=True, default="")

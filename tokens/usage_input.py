@@ -5,18 +5,7 @@ validated on the ingestion hot path. Its contract is
 ``tokens.serializers.UsageRecordInputSerializer``, which the OpenAPI schema is
 generated from; tests/api/test_usage_contract.py holds this validator to every
 field, type, bound and choice that serializer declares (docs/api.md, "One contract").
-
-Provider usage shapes, each token priced once at its own rate:
-
-* OpenAI Chat Completions: ``prompt_tokens`` INCLUDES
-  ``prompt_tokens_details.cached_tokens`` (and ``cache_write_tokens`` where
-  reported); ``completion_tokens`` INCLUDES
-  ``completion_tokens_details.reasoning_tokens``.
-* OpenAI Responses: ``input_tokens`` includes ``input_tokens_details.cached_tokens``
-  and ``cache_write_tokens``; ``output_tokens`` includes
-  ``output_tokens_details.reasoning_tokens``.
-* Anthropic Messages: ``input_tokens`` EXCLUDES ``cache_read_input_tokens`` and
-  ``cache_creation_input_tokens``.
+``tokens.usage_shapes`` reads each provider's usage object.
 """
 
 from __future__ import annotations
@@ -25,6 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -32,10 +22,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.limits import MAX_TOKENS
-from tokens.pricing import TokenCounts
+from tokens.pricing import UNIT_NAMES, UNIT_QUALIFIERS, TokenCounts
+from tokens.usage_shapes import USAGE_FORMATS, Shape, _int, _obj, detect_format, normalize_usage
 
-USAGE_FORMATS = ("openai_chat", "openai_responses", "anthropic")
+__all__ = ["USAGE_FORMATS", "FieldErrors", "UsageInput", "detect_format", "normalize_usage", "parse_usage_record"]
 MAX_LATENCY_MS = 2_147_483_647  # the latency_ms column is a 32-bit integer on PostgreSQL
+# The keys of a record without usage that are read as Chat Completions usage.
+FLAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
 
 
 class FieldErrors(Exception):
@@ -61,106 +54,9 @@ class UsageInput:
     reservation_id: uuid.UUID | None = None
     latency_ms: int | None = None
     metadata: dict = field(default_factory=dict)
-
-
-def _int(value: Any, name: str, errors: dict, *, maximum: int = MAX_TOKENS, unit: str = "tokens") -> int:
-    """A non-negative JSON integer up to ``maximum`` (token counts by default)."""
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.setdefault(name, []).append("Must be a non-negative integer.")
-        return 0
-    if value < 0:
-        errors.setdefault(name, []).append("Must be a non-negative integer.")
-        return 0
-    if value > maximum:
-        errors.setdefault(name, []).append(f"At most {maximum:,} {unit}.")
-        return 0
-    return value
-
-
-def _obj(value: Any, name: str, errors: dict) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        errors.setdefault(name, []).append("Must be an object.")
-        return {}
-    return value
-
-
-def _p(prefix: str) -> str:
-    return f"{prefix}." if prefix else ""
-
-
-def detect_format(usage: dict, provider: str = "") -> str:
-    """Which SDK produced ``usage``. Chat has prompt_tokens; Responses has
-    total_tokens or *_details; Anthropic has cache_* fields or neither."""
-    if "prompt_tokens" in usage or "completion_tokens" in usage:
-        return "openai_chat"
-    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
-        return "anthropic"
-    if "total_tokens" in usage or "input_tokens_details" in usage or "output_tokens_details" in usage:
-        return "openai_responses"
-    return "anthropic" if provider in ("", "anthropic") else "openai_responses"
-
-
-# The counts of each shape: a usage object must carry at least one (an explicit 0 counts).
-COUNT_KEYS = {
-    "openai_chat": ("prompt_tokens", "completion_tokens"),
-    "openai_responses": ("input_tokens", "output_tokens"),
-    "anthropic": ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"),
-}
-
-
-def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") -> TokenCounts:
-    """Split a provider usage object into the five normalized classes."""
-    keys = COUNT_KEYS[fmt]
-    if all(usage.get(key) is None for key in keys):
-        # Nothing to price: storing a 0-token record would hide a client bug.
-        errors.setdefault(prefix or keys[0], []).append(
-            f"At least one token count is required ({', '.join(keys)})."
-        )
-        return TokenCounts()
-    if fmt in ("openai_chat", "openai_responses"):
-        chat = fmt == "openai_chat"
-        in_key, out_key = ("prompt_tokens", "completion_tokens") if chat else ("input_tokens", "output_tokens")
-        in_det, out_det = f"{in_key}_details", f"{out_key}_details"
-        prompt = _int(usage.get(in_key), f"{_p(prefix)}{in_key}", errors)
-        completion = _int(usage.get(out_key), f"{_p(prefix)}{out_key}", errors)
-        pdet = _obj(usage.get(in_det), f"{_p(prefix)}{in_det}", errors)
-        cdet = _obj(usage.get(out_det), f"{_p(prefix)}{out_det}", errors)
-        cached = _int(pdet.get("cached_tokens"), f"{_p(prefix)}{in_det}.cached_tokens", errors)
-        # OpenAI reports cache writes as a breakdown of the prompt, like cached reads.
-        written = _int(pdet.get("cache_write_tokens"), f"{_p(prefix)}{in_det}.cache_write_tokens", errors)
-        reasoning = _int(cdet.get("reasoning_tokens"), f"{_p(prefix)}{out_det}.reasoning_tokens", errors)
-        # A rejected total reads as 0: compare the breakdown only with a valid one.
-        if cached + written > prompt and f"{_p(prefix)}{in_key}" not in errors:
-            errors.setdefault(f"{_p(prefix)}{in_det}.cached_tokens", []).append(
-                f"cached_tokens plus cache_write_tokens cannot exceed {in_key} "
-                "(OpenAI counts them inside it)."
-            )
-            cached = written = 0
-        if reasoning > completion and f"{_p(prefix)}{out_key}" not in errors:
-            errors.setdefault(f"{_p(prefix)}{out_det}.reasoning_tokens", []).append(
-                f"Cannot exceed {out_key} (OpenAI counts reasoning tokens inside it)."
-            )
-            reasoning = 0
-        return TokenCounts(
-            input=prompt - cached - written,
-            cached_input=cached,
-            cache_write=written,
-            output=completion - reasoning,
-            reasoning=reasoning,
-        )
-    # Anthropic: input_tokens excludes both cache classes.
-    return TokenCounts(
-        input=_int(usage.get("input_tokens"), f"{_p(prefix)}input_tokens", errors),
-        cached_input=_int(usage.get("cache_read_input_tokens"), f"{_p(prefix)}cache_read_input_tokens", errors),
-        cache_write=_int(
-            usage.get("cache_creation_input_tokens"), f"{_p(prefix)}cache_creation_input_tokens", errors
-        ),
-        output=_int(usage.get("output_tokens"), f"{_p(prefix)}output_tokens", errors),
-    )
+    units: dict = field(default_factory=dict)
+    service_tier: str = ""
+    provider_cost: Decimal | None = None
 
 
 def _str(data: dict, name: str, errors: dict, *, required: bool = False, max_length: int = 200,
@@ -227,23 +123,32 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
         errors.setdefault("usage_format", []).append(f"Must be one of {', '.join(USAGE_FORMATS)}.")
         fmt = ""
     usage = data.get("usage")
+    units_given = data.get("units") is not None
+    shape = Shape()
     if usage is not None:
         if not isinstance(usage, dict):
             errors.setdefault("usage", []).append("Must be the provider's usage object.")
-            counts = TokenCounts()
         else:
             provider = provider_of(model) if (provider_of and model) else ""
             fmt = fmt or detect_format(usage, provider)
-            counts = normalize_usage(usage, fmt, errors)
+            shape = normalize_usage(usage, fmt, errors)
     elif "prompt_tokens" in data or "completion_tokens" in data:
-        # Flat prompt_tokens/completion_tokens are read as Chat Completions usage.
+        # Flat prompt_tokens/completion_tokens (and their details) are read as Chat Completions usage.
         fmt = "openai_chat"
-        counts = normalize_usage(data, fmt, errors, prefix="")
-    else:
+        shape = normalize_usage({k: data[k] for k in FLAT_USAGE if k in data}, fmt, errors, prefix="")
+    elif not units_given:
         errors.setdefault("usage", []).append(
-            "Provide the provider's usage object, or prompt_tokens and completion_tokens."
+            "Provide the provider's usage object, prompt_tokens and completion_tokens, or billed units."
         )
-        counts = TokenCounts()
+    units = {**shape.units, **parse_units(data.get("units"), errors)}
+    if units_given and not usage and "prompt_tokens" not in data and "completion_tokens" not in data \
+            and not any(units.get(name) for name in units if name not in UNIT_QUALIFIERS) \
+            and not any(name.startswith("units") for name in errors):
+        errors.setdefault("units", []).append("At least one billed unit is required.")
+    service_tier = _str(data, "service_tier", errors, max_length=32) or shape.service_tier
+    provider_cost = _money(data.get("provider_cost_usd"), "provider_cost_usd", errors)
+    if provider_cost is None:
+        provider_cost = _money(shape.provider_cost, "usage.cost", errors)
 
     occurred_at = parse_occurred_at(data.get("occurred_at"), errors, now)
 
@@ -292,7 +197,7 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
     return UsageInput(
         request_id=request_id,
         model=model,
-        counts=counts,
+        counts=shape.counts,
         usage_format=fmt,
         occurred_at=occurred_at,
         agent=agent,
@@ -305,4 +210,51 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
         reservation_id=reservation_id,
         latency_ms=latency_ms,
         metadata=metadata,
+        units=units,
+        service_tier=service_tier.strip().lower(),
+        provider_cost=provider_cost,
     )
+
+
+MAX_UNITS = Decimal(MAX_TOKENS)
+
+
+def parse_units(value: Any, errors: dict) -> dict[str, Any]:
+    """Billed units that are not tokens: counts (non-negative numbers; seconds may have a fraction)
+    and the qualifiers image_size and search_context_size."""
+    units = _obj(value, "units", errors)
+    out: dict[str, Any] = {}
+    for name, amount in units.items():
+        if name not in UNIT_NAMES:
+            errors.setdefault(f"units.{name}", []).append(f"Unknown unit; one of {', '.join(UNIT_NAMES)}.")
+        elif name in UNIT_QUALIFIERS:
+            if not isinstance(amount, str) or len(amount) > 32:
+                errors.setdefault(f"units.{name}", []).append("Must be a string of at most 32 characters.")
+            else:
+                out[name] = amount
+        elif name.endswith("_seconds"):
+            number = _money(amount, f"units.{name}", errors)
+            if number is not None and number <= MAX_UNITS:
+                out[name] = int(number) if number == number.to_integral_value() else str(number)
+            elif number is not None:
+                errors.setdefault(f"units.{name}", []).append(f"At most {MAX_TOKENS:,}.")
+        else:
+            out[name] = _int(amount, f"units.{name}", errors, unit=name)
+    return out
+
+
+def _money(value: Any, name: str, errors: dict) -> Decimal | None:
+    """A non-negative JSON number or decimal string, exactly (a float reads as its shortest repr)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        errors.setdefault(name, []).append("Must be a non-negative number.")
+        return None
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value))
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite() or number < 0 or number > MAX_UNITS:
+        errors.setdefault(name, []).append("Must be a non-negative number.")
+        return None
+    return number

@@ -131,7 +131,8 @@ def call_estimate(*, user, agent: str, model: str, input_tokens: int, max_output
     )
     cost = None
     if price is not None:
-        cost = cost_of(price, TokenCounts(input=input_tokens, output=output_tokens)).quantize(COST_QUANTUM)
+        cost = cost_of(price, TokenCounts(input=input_tokens, output=output_tokens))
+        cost = None if cost is None else cost.quantize(COST_QUANTUM)
     return Estimate(input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost)
 
 

@@ -45,7 +45,11 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$", "example": "0.0015"})
+# USD as the API writes it: the schema of every MoneyField, and of prices inside free-form objects.
+MONEY_SCHEMA = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$", "example": "0.0015"}
+
+
+@extend_schema_field(MONEY_SCHEMA)
 class MoneyField(serializers.Field):
     """USD out: a plain decimal string without trailing zeros ("0.0015", "30"), never a float or "3E+1"."""
 

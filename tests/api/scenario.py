@@ -114,6 +114,17 @@ def run(*, alice, bob, staff, service) -> list[Exchange]:
             {"request_id": "req-3", "model": "no-such-model", "prompt_tokens": 10, "completion_tokens": 2},
             record,
             {"request_id": "req-4", "model": MODEL, "usage": {"prompt_tokens": -1}},
+            # Provider-reported cost (OpenRouter), a service tier, billed units, the newer token classes.
+            {"request_id": "req-8", "model": "anthropic/claude-sonnet-4-5", "agent": "writer",
+             "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "cost": 0.0051}},
+            {"request_id": "req-9", "model": "gemini-2.5-flash", "service_tier": "batch",
+             "usage": {"prompt_token_count": 100, "candidates_token_count": 20, "thoughts_token_count": 5,
+                       "prompt_tokens_details": [{"modality": "AUDIO", "token_count": 40}]}},
+            {"request_id": "req-10", "model": "whisper-1", "usage": {"type": "duration", "seconds": 12.5},
+             "provider_cost_usd": "0.00125"},
+            {"request_id": "req-11", "model": "claude-sonnet-4-5",
+             "usage": {"input_tokens": 10, "output_tokens": 5, "cache_creation": {"ephemeral_1h_input_tokens": 100},
+                       "server_tool_use": {"web_search_requests": 2}}},
         ]
     }, expect=207)
     call(api, "POST", "/api/v1/usage", {"request_id": "req-5", "model": MODEL}, expect=400)
@@ -132,6 +143,7 @@ def run(*, alice, bob, staff, service) -> list[Exchange]:
     call(api, "GET", "/api/v1/runs/run-404", path="/api/v1/runs/{run_id}", expect=404)
     call(api, "GET", "/api/v1/budgets")
     call(api, "GET", "/api/v1/models?provider=anthropic")
+    call(api, "GET", "/api/v1/models")  # every rate of every mode: per-second, per-image, other keys
     call(api, "POST", "/api/v1/tokens/count", {"model": MODEL, "text": "Hello, world"})
     call(api, "POST", "/api/v1/tokens/count", {"model": "claude-sonnet-4-5", "messages": MESSAGES})
 
@@ -177,6 +189,10 @@ def run(*, alice, bob, staff, service) -> list[Exchange]:
     call(api, "GET", "/api/v1/reports/cost?format=detailed&period=7d")
     call(api, "GET", "/api/v1/reports/cost?format=csv")
     call(api, "GET", "/api/v1/reports/cost?format=pdf", expect=400)
+    call(api, "GET", "/api/v1/reports/reconciliation")
+    call(svc, "GET", "/api/v1/reports/reconciliation?user=alice&period=7d")
+    call(api, "GET", "/api/v1/reports/reconciliation?period=0d", expect=400)
+    call(api, "GET", "/api/v1/reports/reconciliation?user=bob", expect=403)
     call(api, "GET", "/api/v1/policy")
     call(api, "GET", "/api/v1/policy?user=bob", expect=403)
     return call.exchanges

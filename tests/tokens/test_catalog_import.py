@@ -82,5 +82,5 @@ def test_bad_files_are_clear_errors(db, tmp_path):
 
 
 def test_default_catalog_import_is_idempotent(db):
-    assert run() == "Imported default_catalog.json: 271 new price versions, 0 unchanged."
-    assert run() == "Imported default_catalog.json: 0 new price versions, 271 unchanged."
+    assert run() == "Imported default_catalog.json: 406 new price versions, 0 unchanged."
+    assert run() == "Imported default_catalog.json: 0 new price versions, 406 unchanged."

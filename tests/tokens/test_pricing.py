@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from anthropic.types import Usage as AnthropicUsage
+from django.db.models import Count
 from django.utils import timezone
 from openai.types import CompletionUsage
 from openai.types.completion_usage import CompletionTokensDetails, PromptTokensDetails
@@ -13,9 +14,15 @@ from openai.types.responses.response_usage import InputTokensDetails, OutputToke
 
 from ingestion.services import usage_reprice
 from tests.factories import ModelPriceFactory
+from tokens.counts import TOKEN_CLASSES
 from tokens.models import ModelPrice, UsageRecord
 from tokens.pricing import TokenCounts, cost_of
 from tokens.services import prices_import
+
+
+def tokens(**counts) -> dict:
+    """The API's tokens object: every class, zero unless given, and the total."""
+    return {**dict.fromkeys(TOKEN_CLASSES, 0), **counts, "total": sum(counts.values())}
 
 
 def post(api, **record):
@@ -33,9 +40,7 @@ def test_openai_chat_cached_and_reasoning_tokens_priced_once_each(api):
     )
     body = post(api, request_id="o3-call", model="o3", usage=usage.model_dump())
     # prompt 2000 includes 1500 cached; completion 500 includes 300 reasoning.
-    assert body["tokens"] == {
-        "input": 500, "cached_input": 1500, "cache_write": 0, "output": 200, "reasoning": 300, "total": 2500,
-    }
+    assert body["tokens"] == tokens(input=500, cached_input=1500, output=200, reasoning=300)
     # o3: $2 in, $0.50 cached, $8 out (reasoning at the output price).
     # 500*2 + 1500*0.5 + 200*8 + 300*8 = 1000 + 750 + 1600 + 2400 = 5750 micro-dollars
     assert body["cost_usd"] == "0.00575"
@@ -62,9 +67,7 @@ def test_openai_responses_usage(api):
         output_tokens_details=OutputTokensDetails(reasoning_tokens=100),
     )
     body = post(api, request_id="resp-1", model="gpt-4o", usage=usage.model_dump())
-    assert body["tokens"] == {
-        "input": 200, "cached_input": 1000, "cache_write": 0, "output": 300, "reasoning": 100, "total": 1600,
-    }
+    assert body["tokens"] == tokens(input=200, cached_input=1000, output=300, reasoning=100)
     # gpt-4o: 200*2.5 + 1000*1.25 + 400*10 = 500 + 1250 + 4000 = 5750
     assert body["cost_usd"] == "0.00575"
 
@@ -74,9 +77,7 @@ def test_anthropic_input_tokens_exclude_cache_reads_and_writes(api):
         input_tokens=50, output_tokens=700, cache_read_input_tokens=10000, cache_creation_input_tokens=2000,
     )
     body = post(api, request_id="claude-1", model="claude-3-opus", usage=usage.model_dump())
-    assert body["tokens"] == {
-        "input": 50, "cached_input": 10000, "cache_write": 2000, "output": 700, "reasoning": 0, "total": 12750,
-    }
+    assert body["tokens"] == tokens(input=50, cached_input=10000, cache_write=2000, output=700)
     # claude-3-opus: 50*15 + 10000*1.5 + 2000*18.75 + 700*75 = 750 + 15000 + 37500 + 52500
     assert body["cost_usd"] == "0.10575"
 
@@ -136,12 +137,15 @@ def test_plan_models_resolve_with_context_windows(catalog):
                        "claude-3-opus": 200000, "claude-3-sonnet": 200000}
 
 
-def test_default_catalog_has_every_chat_model_of_the_six_providers(catalog):
-
+def test_default_catalog_has_every_paid_mode_of_the_six_providers(catalog):
     providers = set(ModelPrice.objects.values_list("provider", flat=True))
-    assert providers == {"openai", "anthropic", "gemini", "mistral", "deepseek", "xai"}
-    assert ModelPrice.objects.count() == 271
-    assert ModelPrice.objects.filter(mode="chat").count() == 271
+    assert providers == {"openai", "anthropic", "gemini", "mistral", "deepseek", "xai", "cohere"}
+    assert ModelPrice.objects.count() == 406
+    assert dict(ModelPrice.objects.values_list("mode").annotate(n=Count("id")).order_by()) == {
+        "chat": 271, "image_generation": 76, "audio_transcription": 25, "audio_speech": 16, "embedding": 11,
+        "rerank": 7,
+    }
+    assert set(ModelPrice.objects.filter(provider="cohere").values_list("mode", flat=True)) == {"rerank"}
 
 
 def test_record_is_priced_with_the_version_valid_when_it_occurred(api, user):

@@ -92,7 +92,7 @@ def test_batch_limits(api):
         ({"model": "gpt-4o", "usage": CHAT}, "request_id", "This field is required."),
         ({"request_id": "a", "usage": CHAT}, "model", "This field is required."),
         ({"request_id": "a", "model": "gpt-4o"}, "usage",
-         "Provide the provider's usage object, or prompt_tokens and completion_tokens."),
+         "Provide the provider's usage object, prompt_tokens and completion_tokens, or billed units."),
         ({"request_id": "a", "model": "gpt-4o", "usage": {"prompt_tokens": -1, "completion_tokens": 2}},
          "usage.prompt_tokens", "Must be a non-negative integer."),
         ({"request_id": "a", "model": "gpt-4o", "usage": {"prompt_tokens": 1.5, "completion_tokens": 2}},

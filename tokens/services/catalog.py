@@ -1,4 +1,8 @@
-"""Catalog writes: importing a LiteLLM price map as new price versions."""
+"""Catalog writes: importing a LiteLLM price map as new price versions.
+
+Every rate the map prices is kept (``tokens.price_map``): token classes, cache
+retentions, long-context tiers, service tiers and batch, per-unit prices.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from core.money import PER_MILLION
 from tokens.models import ModelPrice
+from tokens.price_map import entry_prices
 from tokens.pricing import catalog
 
 
@@ -20,32 +24,6 @@ class ImportResult:
     unchanged: int = 0
     skipped: int = 0
     names: list[str] = field(default_factory=list)
-
-
-def _per_million(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    return (Decimal(str(value)) * PER_MILLION).normalize()
-
-
-def _tiers(entry: dict) -> list[dict]:
-    tiers = []
-    for suffix in ("above_128k_tokens", "above_200k_tokens", "above_272k_tokens"):
-        inp = entry.get(f"input_cost_per_token_{suffix}")
-        if inp is None:
-            continue
-        threshold = int(suffix.split("_")[1].rstrip("k")) * 1000
-        tier = {"above_input_tokens": threshold, "input_per_million": str(_per_million(inp))}
-        for key, name in (
-            ("output_cost_per_token", "output_per_million"),
-            ("cache_read_input_token_cost", "cache_read_per_million"),
-            ("cache_creation_input_token_cost", "cache_write_per_million"),
-        ):
-            value = entry.get(f"{key}_{suffix}")
-            if value is not None:
-                tier[name] = str(_per_million(value))
-        tiers.append(tier)
-    return tiers
 
 
 def _canonical_names(entries: dict[str, dict]) -> dict[str, str]:
@@ -85,11 +63,13 @@ def prices_import(
         for k, v in data.items()
         if isinstance(v, dict)
         and k != "sample_spec"
-        and v.get("input_cost_per_token") is not None
-        and v.get("output_cost_per_token") is not None
         and (not providers or v.get("litellm_provider") in providers)
         and (not modes or v.get("mode", "chat") in modes)
     }
+    parsed = {k: entry_prices(v) for k, v in entries.items()}
+    # Only entries that price something: a rate column or rate of any tier (not just "other").
+    entries = {k: v for k, v in entries.items()
+               if any(x is not None for x in parsed[k][0].values()) or set(parsed[k][1]) - {"other"}}
     names = _canonical_names(entries)
     latest = {}
     for row in ModelPrice.objects.filter(name__in=set(names.values())).order_by("name", "valid_from"):
@@ -99,16 +79,13 @@ def prices_import(
         name = names[key]
         provider = entry.get("litellm_provider", "")
         aliases = sorted(set(entry.get("aliases", [])) | ({key} if key != name else set()) | {f"{provider}/{name}"})
+        columns, rates = parsed[key]
         fields = {
             "provider": provider,
             "mode": entry.get("mode", "chat"),
             "aliases": aliases,
-            "input_per_million": _per_million(entry["input_cost_per_token"]),
-            "output_per_million": _per_million(entry["output_cost_per_token"]),
-            "cache_read_per_million": _per_million(entry.get("cache_read_input_token_cost")),
-            "cache_write_per_million": _per_million(entry.get("cache_creation_input_token_cost")),
-            "reasoning_per_million": _per_million(entry.get("output_cost_per_reasoning_token")),
-            "tiers": _tiers(entry),
+            **columns,
+            "rates": rates,
             "context_window": entry.get("max_input_tokens") or entry.get("max_tokens"),
             "max_output_tokens": entry.get("max_output_tokens"),
         }
@@ -136,7 +113,8 @@ def _same_price(row: ModelPrice, fields: dict) -> bool:
         if (old is None) != (new is None) or (old is not None and Decimal(old) != Decimal(new)):
             return False
     return (
-        (row.tiers or []) == fields["tiers"]
+        (row.rates or {}) == fields["rates"]
+        and row.mode == fields["mode"]
         and row.context_window == fields["context_window"]
         and row.max_output_tokens == fields["max_output_tokens"]
         and sorted(row.aliases or []) == fields["aliases"]

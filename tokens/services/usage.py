@@ -7,19 +7,24 @@ the budget, rollup, alert and live-event steps of the layers above.
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router
+from django.db.models import Field, IntegerField
 
-from core.db import insert_sql, rows_lock
+from core.db import insert_sql, rows_lock, uuid7
 from core.errors import InvalidInput, PermissionDenied
 from core.money import COST_QUANTUM, ZERO
-from tokens.models import ApiKey, Run, UsageRecord
+from tokens.counts import TOKEN_CLASSES, TokenCounts
+from tokens.models import ApiKey, ModelPrice, Run, UsageRecord
 from tokens.pricing import catalog, cost_of
 from tokens.usage_input import FieldErrors, UsageInput, parse_usage_record
 
@@ -72,9 +77,13 @@ def acting_user_resolve(*, user, api_key: ApiKey | None, username: str | None, c
     return found
 
 
-def _provider_of(model: str) -> str:
-    price = catalog.latest(model)
-    return price.provider if price else ""
+def _speech_output_is_audio(parsed: UsageInput, latest) -> None:
+    """A speech model's output tokens are audio (its usage object does not say so)."""
+    if parsed.counts.output:
+        price = latest(parsed.model)
+        if price is not None and price.mode == "audio_speech":
+            counts = parsed.counts
+            parsed.counts = replace(counts, output=0, audio_output=counts.audio_output + counts.output)
 
 
 def usage_validate(*, user, api_key: ApiKey | None, payloads: list[Any], now: datetime) -> UsageBatch:
@@ -85,12 +94,19 @@ def usage_validate(*, user, api_key: ApiKey | None, payloads: list[Any], now: da
     """
     batch = UsageBatch(now=now)
     users: dict[str, Any] = {}
+    latest = functools.lru_cache(maxsize=None)(catalog.latest)  # one lookup per model and batch
+
+    def provider_of(model: str) -> str:
+        price = latest(model)
+        return price.provider if price else ""
+
     first: dict[tuple[int, str], RecordResult] = {}
     for index, payload in enumerate(payloads):
         result = RecordResult(index=index, status="invalid")
         batch.results.append(result)
         try:
-            parsed = parse_usage_record(payload, provider_of=_provider_of, now=now)
+            parsed = parse_usage_record(payload, provider_of=provider_of, now=now)
+            _speech_output_is_audio(parsed, latest)
             acting = acting_user_resolve(user=user, api_key=api_key, username=parsed.user, cache=users)
         except FieldErrors as exc:
             result.errors = exc.errors
@@ -109,40 +125,78 @@ def usage_validate(*, user, api_key: ApiKey | None, payloads: list[Any], now: da
     return batch
 
 
+def call_costs(*, price: ModelPrice | None, counts: TokenCounts, service_tier: str, units: dict, user_id: int,
+               at: datetime) -> tuple[Decimal, Decimal] | None:
+    """(list cost, billed cost) of one call, quantized to the cost column; None if it cannot be priced.
+
+    The list cost is the catalog's; the billed cost applies the customer's price override in force.
+    """
+    if price is None:
+        return None
+    cost = cost_of(price, counts, service_tier=service_tier, units=units)
+    if cost is None:
+        return None
+    multiplier = catalog.multiplier(user_id, price, at)
+    billed = cost if multiplier is None else cost * multiplier
+    return cost.quantize(COST_QUANTUM), billed.quantize(COST_QUANTUM)
+
+
 def usage_price(*, batch: UsageBatch) -> None:
     """Price each valid record at the catalog version valid when it occurred (unknown models: unpriced)."""
     for result, data, acting in batch.valid:
         price = catalog.resolve(data.model, data.occurred_at)
-        # Quantized and in UTC, as the database hands them back: the created record is returned as built.
-        cost = (cost_of(price, data.counts) if price else ZERO).quantize(COST_QUANTUM)
         counts = data.counts
-        batch.priced.append((result, UsageRecord(
-            user=acting,
-            request_id=data.request_id,
-            run_id=data.run_id,
-            agent=data.agent,
-            tool=data.tool,
-            model=data.model,
-            provider=price.provider if price else "",
-            input_tokens=counts.input,
-            cached_input_tokens=counts.cached_input,
-            cache_write_tokens=counts.cache_write,
-            output_tokens=counts.output,
-            reasoning_tokens=counts.reasoning,
-            total_tokens=counts.total,
-            cost_usd=cost,
-            priced=price is not None,
-            price=price,
-            optimization_technique=data.optimization_technique,
-            original_tokens=data.original_tokens,
-            cache_hit=data.cache_hit,
-            reservation_id=data.reservation_id,
-            latency_ms=data.latency_ms,
-            usage_format=data.usage_format,
-            metadata=data.metadata,
-            occurred_at=data.occurred_at.astimezone(UTC),
-            received_at=batch.now,
-        )))
+        costs = call_costs(price=price, counts=counts, service_tier=data.service_tier, units=data.units,
+                           user_id=acting.pk, at=data.occurred_at)
+        # Quantized and in UTC, as the database hands them back: the created record is returned as built.
+        list_cost, cost = costs or (ZERO, ZERO)
+        provider_cost = data.provider_cost.quantize(COST_QUANTUM) if data.provider_cost is not None else None
+        values = {
+            "id": uuid7(),
+            "user_id": acting.pk,
+            "request_id": data.request_id,
+            "run_id": data.run_id,
+            "agent": data.agent,
+            "tool": data.tool,
+            "model": data.model,
+            "provider": price.provider if price else "",
+            **{column: getattr(counts, name) for name, column in TOKEN_CLASSES.items()},
+            "total_tokens": counts.total,
+            "units": data.units,
+            "service_tier": data.service_tier,
+            "cost_usd": cost,
+            "list_cost_usd": list_cost,
+            "provider_cost_usd": provider_cost,
+            "priced": costs is not None,
+            "price_id": price.pk if costs is not None else None,
+            "optimization_technique": data.optimization_technique,
+            "original_tokens": data.original_tokens,
+            "cache_hit": data.cache_hit,
+            "reservation_id": data.reservation_id,
+            "latency_ms": data.latency_ms,
+            "usage_format": data.usage_format,
+            "metadata": data.metadata,
+            "occurred_at": data.occurred_at.astimezone(UTC),
+            "received_at": batch.now,
+        }
+        batch.priced.append((result, _record(values, user=acting, price=price if costs is not None else None)))
+
+
+# Positional construction in column order is Django's fast path (a third of keyword construction's
+# time for a 40-column row): every value is given, no default is computed.
+_ATTNAMES = [f.attname for f in UsageRecord._meta.concrete_fields]
+_USER = UsageRecord._meta.get_field("user")
+_PRICE = UsageRecord._meta.get_field("price")
+
+
+def _record(values: dict[str, Any], *, user, price: ModelPrice | None) -> UsageRecord:
+    """A new ledger row from every column's value, with its user and price cached (no query later)."""
+    record = UsageRecord(*[values[name] for name in _ATTNAMES])
+    record._state.adding = True
+    _USER.set_cached_value(record, user)
+    if price is not None:
+        _PRICE.set_cached_value(record, price)
+    return record
 
 
 def usage_store(*, batch: UsageBatch) -> list[UsageRecord]:
@@ -212,7 +266,20 @@ def _usage_insert_new(records: list[UsageRecord]) -> set[uuid.UUID]:
     # usage_price), so get_prep_value's coercions, a third of a batch's
     # preparation time, are skipped; the backend adaptation (JSON, UUID, dates on
     # SQLite) still runs.
-    rows = [[f.get_db_prep_value(getattr(r, f.attname), connection, prepared=True) for f in fields] for r in records]
+    # Strings and booleans pass through get_db_prep_value unchanged, and so may the 17 token
+    # counts: the statements below cast every column (UNNEST arrays) or insert into it
+    # (assignment casts), so psycopg's plain int adaptation serves where Django would wrap each
+    # in Int8. Read all columns with one attrgetter and adapt only the rest.
+    values_of = operator.attrgetter(*(f.attname for f in fields))
+    adapt = [(i, f) for i, f in enumerate(fields)
+             if type(f).get_db_prep_value is not Field.get_db_prep_value
+             and not (isinstance(f, IntegerField) and not f.is_relation)]
+    rows = []
+    for record in records:
+        row = list(values_of(record))
+        for i, f in adapt:
+            row[i] = f.get_db_prep_value(row[i], connection, prepared=True)
+        rows.append(row)
     if connection.vendor == "postgresql" and len(rows) > 1:
         # varchar[] rather than varchar(200)[], as Django does, so nothing is truncated.
         arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
@@ -236,30 +303,67 @@ def _usage_insert_new(records: list[UsageRecord]) -> set[uuid.UUID]:
     return stored
 
 
-def usage_unpriced_ids(*, models: list[str], chunk: int = 1000) -> Iterable[list[uuid.UUID]]:
-    """Ids of the stored unpriced records of ``models``, in chunks (keyset-paged by id)."""
+def usage_reprice_ids(*, models: list[str] | None = None, start: datetime | None = None,
+                      end: datetime | None = None, only_unpriced: bool = True, user_id: int | None = None,
+                      chunk: int = 1000) -> Iterable[list[uuid.UUID]]:
+    """Ids of stored records to reprice, in chunks (keyset-paged by id): the unpriced ones of
+    ``models``, or (``only_unpriced=False``) every record of ``models`` (any, if None) in
+    ``start``..``end`` (of one user with ``user_id``)."""
+    qs = UsageRecord.objects.all()
+    if only_unpriced:
+        qs = qs.filter(priced=False)
+    if models is not None:
+        qs = qs.filter(model__in=models)
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    qs = qs.between(start, end)
     after = None
     while True:
-        qs = UsageRecord.objects.filter(priced=False, model__in=models)
-        if after is not None:
-            qs = qs.filter(pk__gt=after)
-        ids = list(qs.order_by("pk").values_list("pk", flat=True)[:chunk])
+        page = qs if after is None else qs.filter(pk__gt=after)
+        ids = list(page.order_by("pk").values_list("pk", flat=True)[:chunk])
         if not ids:
             return
         yield ids
         after = ids[-1]
 
 
+def usage_unpriced_ids(*, models: list[str], chunk: int = 1000) -> Iterable[list[uuid.UUID]]:
+    """Ids of the stored unpriced records of ``models``, in chunks (keyset-paged by id)."""
+    return usage_reprice_ids(models=models, chunk=chunk)
+
+
+def _costs_of(record: UsageRecord) -> tuple[Decimal, Decimal] | None:
+    price = catalog.resolve(record.model, record.occurred_at)
+    return call_costs(price=price, counts=record.token_counts, service_tier=record.service_tier,
+                      units=record.units, user_id=record.user_id, at=record.occurred_at)
+
+
+def usage_reprice_lock(*, ids: list[uuid.UUID], only_unpriced: bool = True) -> list[UsageRecord]:
+    """Lock the records of ``ids`` (still unpriced, with ``only_unpriced``) whose cost the catalog
+    gives now and differs from the stored one."""
+    qs = UsageRecord.objects.filter(pk__in=ids)
+    if only_unpriced:
+        qs = qs.filter(priced=False)
+    out = []
+    for record in rows_lock(qs):
+        costs = _costs_of(record)
+        if costs is not None and (not record.priced or costs != (record.list_cost_usd, record.cost_usd)
+                                  or record.price_id != catalog.resolve(record.model, record.occurred_at).pk):
+            out.append(record)
+    return out
+
+
 def usage_unpriced_lock(*, ids: list[uuid.UUID]) -> list[UsageRecord]:
     """Lock the records of ``ids`` that are still unpriced and that the catalog can price now."""
-    rows = rows_lock(UsageRecord.objects.filter(pk__in=ids, priced=False))
-    return [r for r in rows if catalog.resolve(r.model, r.occurred_at) is not None]
+    return usage_reprice_lock(ids=ids)
 
 
 def usage_records_price(*, records: list[UsageRecord]) -> None:
-    """Price locked unpriced records at the catalog version valid when each occurred."""
+    """Price locked records at the catalog version valid when each occurred (and the override then)."""
     for record in records:
         price = catalog.resolve(record.model, record.occurred_at)
+        record.list_cost_usd, record.cost_usd = _costs_of(record)
         record.price, record.provider, record.priced = price, price.provider, True
-        record.cost_usd = cost_of(price, record.token_counts).quantize(COST_QUANTUM)
-    UsageRecord.objects.bulk_update(records, ["price", "provider", "priced", "cost_usd"], batch_size=500)
+    UsageRecord.objects.bulk_update(
+        records, ["price", "provider", "priced", "cost_usd", "list_cost_usd"], batch_size=500
+    )

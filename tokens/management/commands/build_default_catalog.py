@@ -1,9 +1,11 @@
 """Rebuild tokens/data/default_catalog.json from a LiteLLM price map.
 
-The shipped catalog keeps every `chat` model of openai, anthropic, gemini,
-mistral, deepseek and xai, plus the plan's retired Claude 3 models (taken from
-their Bedrock entries, where the map still prices them) under their
-first-party names.
+The shipped catalog keeps every model of openai, anthropic, gemini, mistral,
+deepseek and xai in the modes users pay for (chat, embeddings, image
+generation, audio transcription and speech), Cohere's rerank models, plus the
+plan's retired Claude 3 models (taken from their Bedrock entries, where the
+map still prices them) under their first-party names. Every price key of an
+entry is kept (tokens.price_map reads them all).
 """
 
 import json
@@ -12,13 +14,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from tokens.price_map import entry_prices, is_price_key
+
 PROVIDERS = ("openai", "anthropic", "gemini", "mistral", "deepseek", "xai")
-KEEP = (
-    "litellm_provider", "mode", "input_cost_per_token", "output_cost_per_token",
-    "cache_read_input_token_cost", "cache_creation_input_token_cost", "output_cost_per_reasoning_token",
-    "max_input_tokens", "max_output_tokens", "max_tokens",
-)
-TIER_SUFFIXES = ("above_128k_tokens", "above_200k_tokens", "above_272k_tokens")
+MODES = ("chat", "embedding", "image_generation", "audio_transcription", "audio_speech", "rerank")
+# Cohere is kept for its rerank models only.
+EXTRA = {"cohere": ("rerank",)}
+KEEP = ("litellm_provider", "mode", "max_input_tokens", "max_output_tokens", "max_tokens")
 # name -> (source key in the map, aliases)
 PLAN_MODELS = {
     "claude-3-opus": (
@@ -46,12 +48,14 @@ class Command(BaseCommand):
         data = json.loads(Path(source).read_text(), parse_float=Decimal)
         catalog = {}
         for key, entry in sorted(data.items()):
-            if not isinstance(entry, dict) or entry.get("mode") != "chat":
+            if not isinstance(entry, dict):
                 continue
-            if entry.get("litellm_provider") not in PROVIDERS:
+            provider, mode = entry.get("litellm_provider"), entry.get("mode", "chat")
+            if not (provider in PROVIDERS and mode in MODES or mode in EXTRA.get(provider, ())):
                 continue
-            if entry.get("input_cost_per_token") is None or entry.get("output_cost_per_token") is None:
-                continue
+            columns, rates = entry_prices(entry)
+            if all(v is None for v in columns.values()) and not set(rates) - {"other"}:
+                continue  # prices nothing
             catalog[key] = self._slim(entry)
         for name, (source_keys, aliases) in PLAN_MODELS.items():
             source_key = next((k for k in source_keys if k in data), None)
@@ -67,11 +71,4 @@ class Command(BaseCommand):
 
     @staticmethod
     def _slim(entry):
-        slim = {k: entry[k] for k in KEEP if entry.get(k) is not None}
-        for suffix in TIER_SUFFIXES:
-            for base in ("input_cost_per_token", "output_cost_per_token",
-                         "cache_read_input_token_cost", "cache_creation_input_token_cost"):
-                key = f"{base}_{suffix}"
-                if entry.get(key) is not None:
-                    slim[key] = entry[key]
-        return slim
+        return {k: v for k, v in entry.items() if v is not None and (k in KEEP or is_price_key(k))}

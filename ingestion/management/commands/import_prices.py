@@ -1,21 +1,25 @@
-"""Import a LiteLLM-format price map into the versioned catalog."""
+"""Import a LiteLLM-format price map into the versioned catalog, then price the usage waiting for it."""
 
 import json
 from decimal import Decimal
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
+from ingestion.services import usage_reprice
+from tokens.selectors import unpriced_models
 from tokens.services import prices_import
 
-DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "data" / "default_catalog.json"
+DEFAULT_CATALOG = Path(settings.BASE_DIR) / "tokens" / "data" / "default_catalog.json"
 
 
 class Command(BaseCommand):
     help = (
         "Import a LiteLLM price map (USD per token). Re-importing the same file changes nothing; "
-        "a changed price adds a new version and never rewrites an old one."
+        "a changed price adds a new version and never rewrites an old one. Usage stored unpriced "
+        "is priced once the catalog knows its model."
     )
 
     def add_arguments(self, parser):
@@ -26,8 +30,9 @@ class Command(BaseCommand):
                             help="only this litellm_provider (repeatable)")
         parser.add_argument("--mode", action="append", dest="modes",
                             help="only this mode, e.g. chat (repeatable; default: every mode)")
+        parser.add_argument("--no-reprice", action="store_true", help="leave unpriced usage unpriced")
 
-    def handle(self, *args, file, valid_from, providers, modes, **options):
+    def handle(self, *args, file, valid_from, providers, modes, no_reprice, **options):
         path = Path(file)
         if not path.exists():
             raise CommandError(f"No such file: {file}")
@@ -45,3 +50,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Imported {path.name}: {result.created} new price versions, {result.unchanged} unchanged."
         )
+        if no_reprice:
+            return
+        waiting = [row["model"] for row in unpriced_models()]
+        if waiting:
+            count = usage_reprice(models=waiting, actor="import_prices", reason=f"import of {path.name}")
+            self.stdout.write(f"Repriced {count} unpriced records.")
