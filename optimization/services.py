@@ -12,8 +12,8 @@ from django.conf import settings
 from optimization.compression import LEVELS, compress
 from optimization.compression.focus import Ranker
 from optimization.embeddings import hybrid_scores
-from optimization.relevance import bm25_scores
 from optimization.models import PromptTemplate, SavingsRecord
+from optimization.relevance import bm25_scores
 from optimization.savings import optimization_enabled, savings_record_create
 from optimization.templates import template_render
 from tokens.pricing import catalog

@@ -33,7 +33,7 @@ from optimization.compression.splitting import paragraphs, sentences
 
 Ranker = Callable[[str, list[str]], list[float]]
 
-AGGRESSIVE_KEEP = 0.5
+AGGRESSIVE_KEEP = 0.47
 MIN_KEPT = 3
 PASSAGE_WEIGHT = 0.5
 NEIGHBOUR_WEIGHT = 0.25

@@ -32,10 +32,10 @@ class CompressionResult:
     target_met: bool | None = None
 
 
-def _one_round(text: str, level: str, *, focused: bool = False) -> CompressionResult:
+def _one_round(text: str, level: str, *, focused: bool = False, literals: tuple[str, ...] = ()) -> CompressionResult:
     techniques: list[str] = []
     masker = Masker()
-    masked = mask(text, masker, techniques)
+    masked = mask(text, masker, techniques, literals)
 
     def step(name: str, fn: Callable[[str], str], value: str) -> str:
         new = fn(value)
@@ -56,11 +56,11 @@ def _one_round(text: str, level: str, *, focused: bool = False) -> CompressionRe
     return CompressionResult(masker.restore(masked), techniques)
 
 
-def _rounds(text: str, level: str, techniques: list[str], *, focused: bool) -> str:
+def _rounds(text: str, level: str, techniques: list[str], *, focused: bool, literals: tuple[str, ...] = ()) -> str:
     """The level pipeline run to a fixed point (at most 4 rounds); raises TooComplex."""
     current = text
     for _ in range(4):
-        result = _one_round(current, level, focused=focused)
+        result = _one_round(current, level, focused=focused, literals=literals)
         if result.text == current:
             break
         techniques.extend(t for t in result.techniques if t not in techniques)
@@ -83,6 +83,7 @@ def _select_and_compress(
 ) -> tuple[str, list[tuple[str, float]], bool | None]:
     """Question-aware selection, then the level pipeline; with a target, drop more until it fits."""
     masker = Masker()
+    literals = (question.strip(),) if question.strip() else ()
     masked = mask(text, masker, [])
     query = _query(masked, question)
 
@@ -95,7 +96,8 @@ def _select_and_compress(
             masked, question=query, level=level, ranker=ranker, budget=budget, size=size,
             relevance=bool(question.strip()), restore=masker.restore,
         )
-        current = _rounds(masker.restore(chosen.text), level, techniques, focused=bool(question.strip()))
+        current = _rounds(masker.restore(chosen.text), level, techniques, focused=bool(question.strip()),
+                          literals=literals)
         if target_tokens is None or count is None:
             break
         over = count(current) - target_tokens
