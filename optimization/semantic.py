@@ -40,7 +40,7 @@ from tokens.tokenizer import _content_text
 
 # The similarity a hit needs when neither the caller nor NETRA_SEMANTIC_THRESHOLD sets one, per embedder,
 # chosen on the paraphrase workload (bench/semantic_cache.py; docs/optimization.md).
-DEFAULT_THRESHOLDS = {"hashed-v1-256": 0.8, "all-MiniLM-L6-v2": 0.85}
+DEFAULT_THRESHOLDS = {"hashed-v1-256": 0.8, "all-MiniLM-L6-v2": 0.9}
 LOOKBACK = timedelta(seconds=5)
 CANDIDATES = 5
 
