@@ -131,7 +131,7 @@ class ResponseCacheEntry(models.Model):
             models.UniqueConstraint(fields=["scope", "key_hash"], name="responsecache_scope_key_uniq")
         ]
         indexes = [
-            models.Index(fields=["scope", "semantic_group", "created_at"], name="responsecache_semantic_idx",
+            models.Index(fields=["scope", "semantic_group", "id"], name="responsecache_semantic_idx",
                          condition=~models.Q(semantic_group=""))
         ]
         verbose_name_plural = "response cache entries"

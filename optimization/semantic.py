@@ -11,9 +11,11 @@ entries, then the shared ones) the last message's embedding must be at least
 Vectors live in the database (``ResponseCacheEntry.embedding``, float32
 bytes), so every process and both backends see the same entries. Each process
 searches them in memory: ``VectorIndex`` holds one numpy matrix per (scope,
-group), picks up new rows on every search (rows created since its last look,
-with a few seconds' overlap for transactions that commit late), and reloads a
-group whole every ``NETRA_SEMANTIC_RELOAD_SECONDS`` to forget evicted rows.
+group), picks up new rows on every search (one indexed query for ids above
+the newest it holds; a store is one autocommit statement, so a row that
+commits after a higher id was read is rare, and found at the next reload),
+and reloads a group whole every ``NETRA_SEMANTIC_RELOAD_SECONDS`` to forget
+evicted rows.
 A candidate is served only if its payload is still in the Django cache, so
 an entry evicted by another process is skipped, never served. PostgreSQL's
 pgvector is not used: see docs/optimization.md.
@@ -26,12 +28,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.utils import timezone
 
 from optimization.compression.guarantees import NEGATION_RE, NUMBER_RE
 from optimization.embeddings import embedder
@@ -41,7 +41,6 @@ from tokens.tokenizer import _content_text
 # The similarity a hit needs when neither the caller nor NETRA_SEMANTIC_THRESHOLD sets one, per embedder,
 # chosen on the paraphrase workload (bench/semantic_cache.py; docs/optimization.md).
 DEFAULT_THRESHOLDS = {"hashed-v1-256": 0.8, "all-MiniLM-L6-v2": 0.9}
-LOOKBACK = timedelta(seconds=5)
 CANDIDATES = 5
 
 
@@ -89,7 +88,7 @@ class _Group:
     keys: list[str] = field(default_factory=list)
     matrix: np.ndarray | None = None
     count: int = 0
-    seen_until: Any = None  # newest created_at read
+    newest_id: int = 0  # rows above it are new
     loaded_at: float = 0.0
 
     def put(self, entry_id: int, key: str, vector: np.ndarray) -> None:
@@ -123,18 +122,14 @@ class VectorIndex:
         current = self._groups.get((scope, group))
         if current is None or now - current.loaded_at > settings.NETRA_SEMANTIC_RELOAD_SECONDS:
             current = self._groups[(scope, group)] = _Group(dim, loaded_at=now)
-        rows = ResponseCacheEntry.objects.filter(scope=scope, semantic_group=group, embedding__isnull=False)
-        if current.seen_until is not None:
-            rows = rows.filter(created_at__gte=current.seen_until - LOOKBACK)
-        for entry_id, key, blob, created in rows.values_list("id", "key_hash", "embedding", "created_at"):
+        rows = ResponseCacheEntry.objects.filter(
+            scope=scope, semantic_group=group, embedding__isnull=False, id__gt=current.newest_id
+        )
+        for entry_id, key, blob in rows.values_list("id", "key_hash", "embedding"):
+            current.newest_id = max(current.newest_id, entry_id)
             vector = np.frombuffer(bytes(blob), dtype=np.float32)
-            if vector.shape[0] != dim:
-                continue  # written by another embedder's configuration
-            current.put(entry_id, key, vector)
-            if current.seen_until is None or created > current.seen_until:
-                current.seen_until = created
-        if current.seen_until is None:
-            current.seen_until = timezone.now() - LOOKBACK
+            if vector.shape[0] == dim:  # else written under another embedder's configuration
+                current.put(entry_id, key, vector)
         return current
 
     def search(self, *, scope: str, key: SemanticKey, threshold: float) -> list[tuple[str, float]]:

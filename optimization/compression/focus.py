@@ -10,8 +10,8 @@ Each sentence's relevance is its own score plus half its passage's (both
 scaled to the best in the prompt), so a sentence of the passage that answers
 outranks an equally worded one elsewhere. Levels:
 
-- ``balanced``: drops sentences that share no term with the question (score
-  0), in passages below a third of the best passage's score, unless they hold
+- ``balanced``: drops sentences that share no term with the question (a
+  lexical test, whatever the ranker), in passages below a third of the best passage's score, unless they hold
   a protected span: every code block, JSON value, URL, email and quotation of
   the input stays.
 - ``aggressive``: keeps the best sentences until they hold
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from optimization.compression.masking import PLACEHOLDER_RE
 from optimization.compression.sections import is_instruction, material_paragraphs, own_words, structural
 from optimization.compression.splitting import paragraphs, sentences
+from optimization.relevance import terms
 
 Ranker = Callable[[str, list[str]], list[float]]
 
@@ -47,6 +48,7 @@ class Unit:
     text: str
     passage_score: float = 0.0
     own: float = 0.0
+    shares_terms: bool = True
     score: float = 0.0
     protected: bool = False
     keep: bool = True
@@ -134,13 +136,17 @@ def _score(
     passage_ids = sorted({u.para for u in units})
     passage_scores = dict(zip(passage_ids, ranker(question, [restore(paras[i]) for i in passage_ids]), strict=True))
     best_passage = max(passage_scores.values(), default=0.0) or 1.0
-    sentence_scores = ranker(question, [restore(u.text) for u in units])
+    texts = [restore(u.text) for u in units]
+    sentence_scores = ranker(question, texts)
+    wanted = set(terms(question))
     best_sentence = max(sentence_scores, default=0.0) or 1.0
     own = [max(score, 0.0) / best_sentence for score in sentence_scores]
     for n, unit in enumerate(units):
         # A sentence next to one that matches often is the answer ("... causes X. This means Y.").
         near = [own[k] for k in (n - 1, n + 1) if 0 <= k < len(units) and units[k].para == unit.para]
         unit.own = own[n]
+        # Balanced drops only what shares no word with the question, whatever ranks (embeddings are never 0).
+        unit.shares_terms = bool(wanted & set(terms(texts[n])))
         unit.passage_score = max(passage_scores[unit.para], 0.0) / best_passage
         unit.score = own[n] + NEIGHBOUR_WEIGHT * max(near, default=0.0) + PASSAGE_WEIGHT * unit.passage_score
 
@@ -153,7 +159,7 @@ def _select(
         pass
     elif level == "balanced":
         for u in droppable:
-            if u.own == 0 and u.passage_score < BALANCED_PASSAGE_SHARE:
+            if not u.shares_terms and u.passage_score < BALANCED_PASSAGE_SHARE:
                 u.keep = False
     elif level == "aggressive":
         total = sum(len(u.text) for u in units)

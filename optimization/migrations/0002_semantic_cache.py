@@ -24,6 +24,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='responsecacheentry',
-            index=models.Index(condition=models.Q(('semantic_group', ''), _negated=True), fields=['scope', 'semantic_group', 'created_at'], name='responsecache_semantic_idx'),
+            index=models.Index(condition=models.Q(('semantic_group', ''), _negated=True), fields=['scope', 'semantic_group', 'id'], name='responsecache_semantic_idx'),
         ),
     ]
