@@ -136,6 +136,15 @@ def test_qa_corpus_targets_hold():
     assert figures["aggressive"][0] >= 50.0
     assert figures["aggressive"][1] >= 0.95
     assert figures["balanced"][1] >= 0.9
+    assert figures["balanced"][2] == 1.0  # every protected span the lossless level keeps
+
+
+def test_python_dunder_names_are_not_markdown_emphasis():
+    text = 'Attribute lookups use "m.__dict__" and __init__ runs first; __really important__ is emphasis.'
+
+    out = compress(text, level="balanced").text
+
+    assert "m.__dict__" in out and "__init__" in out and "__really important__" not in out
 
 
 @pytest.mark.parametrize("layout", sorted({row["layout"] for row in CORPUS}))
