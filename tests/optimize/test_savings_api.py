@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from optimization.data_request import plan_data_request
 from optimization.models import SavingsRecord
-from optimization.semantic import index
 from tokens.tokenizer import count_messages
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 MODEL = "gpt-4o"
 PROMPT = (
@@ -17,14 +17,6 @@ PROMPT = (
     "Our office in Lisbon opened in 2019. The building has a rooftop terrace and a small gym.\n\n"
     "Question: How long is the refund window for annual plans?"
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh():
-    cache.clear()
-    index.clear()
-    yield
-    cache.clear()
 
 
 def test_prompt_with_a_question_reports_what_went_and_records_the_saving(api, user):

@@ -10,20 +10,11 @@ from django.utils import timezone
 from optimization.cache import cache_lookup, cache_store, user_scope
 from optimization.embeddings import HashedEmbedder, embedder
 from optimization.models import ResponseCacheEntry, SavingsRecord
-from optimization.semantic import index, semantic_key, vector_bytes
+from optimization.semantic import semantic_key, vector_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 MODEL = "gpt-4o"
-
-
-@pytest.fixture(autouse=True)
-def _fresh():
-    cache.clear()
-    index.clear()
-    yield
-    cache.clear()
-    index.clear()
 
 
 def ask(text: str, system: str = "You are the support assistant.") -> list[dict]:
