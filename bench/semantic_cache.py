@@ -177,19 +177,24 @@ def latency(args: argparse.Namespace) -> int:
         key = SemanticKey(probe.group, vector.astype(np.float32), probe.embedder)
         began = time.perf_counter()
         with _patched_key(key):
-            cache_lookup(user=user, model="gpt-4o", messages=[system, {"role": "user", "content": "x"}],
-                         semantic=True, similarity_threshold=0.95)
+            result = cache_lookup(user=user, model="gpt-4o", messages=[system, {"role": "user", "content": "x"}],
+                         semantic=True, similarity_threshold=0.9)
+        found.append(result.hit)
         return 1000 * (time.perf_counter() - began)
 
+    found: list[bool] = []
     index.clear()
     cold = ask(vectors[targets[0]])
     hits, misses = [], []
     for n in range(args.lookups):
+        # A stored request reworded: its vector plus noise, about 0.95 similar.
         target = vectors[targets[n % len(targets)]]
-        noisy = target + 0.05 * rng.standard_normal(dim).astype(np.float32)
+        noisy = target + 0.02 * rng.standard_normal(dim).astype(np.float32)
         hits.append(ask(noisy / np.linalg.norm(noisy)))
         other = rng.standard_normal(dim).astype(np.float32)
         misses.append(ask(other / np.linalg.norm(other)))
+    recall = sum(found[1::2]) / len(hits)
+    false = sum(found[2::2])
     after_store = []
     for n in range(20):
         cache_store(user=user, model="gpt-4o", messages=[system, {"role": "user", "content": f"new {n}"}],
@@ -205,16 +210,17 @@ def latency(args: argparse.Namespace) -> int:
             raw_pk.append(1000 * (time.perf_counter() - began))
     for _ in range(args.lookups):
         began = time.perf_counter()
-        float((vectors @ vectors[0]).max())
+        float(np.einsum("ij,j->i", vectors, vectors[0]).max())
         raw_scan.append(1000 * (time.perf_counter() - began))
     print("| operation | p50 ms | p95 ms | p99 ms |")
     print("|---|---|---|---|")
     for label, values in (("semantic lookup, hit", hits), ("semantic lookup, miss", misses),
                           ("semantic lookup right after a store", after_store),
                           ("raw: SELECT one row by primary key", raw_pk),
-                          (f"raw: numpy scan of {args.entries:,} vectors", raw_scan)):
+                          (f"raw: numpy exact scan of {args.entries:,} vectors", raw_scan)):
         print(f"| {label} | {_p(values, 0.5):.2f} | {_p(values, 0.95):.2f} | {_p(values, 0.99):.2f} |")
-    print(f"first lookup of a process (loads the index): {cold:.0f} ms")
+    print(f"first lookup of a process (loads the index): {cold:.0f} ms; reworded stored requests found: "
+          f"{100 * recall:.1f}%; random requests that hit: {false}")
     cache.delete_many([_storage_key(scope, f"{i:064x}") for i in targets])
     return 0
 

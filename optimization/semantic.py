@@ -23,6 +23,7 @@ pgvector is not used: see docs/optimization.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -42,6 +43,10 @@ from tokens.tokenizer import _content_text
 # chosen on the paraphrase workload (bench/semantic_cache.py; docs/optimization.md).
 DEFAULT_THRESHOLDS = {"hashed-v1-256": 0.8, "all-MiniLM-L6-v2": 0.9}
 CANDIDATES = 5
+# Past this many rows in a group a search scores a projection first, then a shortlist exactly.
+EXACT_ROWS = 20_000
+COARSE_DIM = 64
+SHORTLIST = 256
 
 
 @dataclass(frozen=True)
@@ -81,33 +86,55 @@ def threshold_for(name: str, requested: float | None) -> float:
     return settings.NETRA_SEMANTIC_THRESHOLD or DEFAULT_THRESHOLDS.get(name, 0.9)
 
 
+@functools.cache
+def _projection(dim: int) -> np.ndarray:
+    """A fixed random orthonormal projection to ``COARSE_DIM`` dimensions (seeded: every process agrees)."""
+    matrix = np.random.default_rng(17).standard_normal((dim, COARSE_DIM)).astype(np.float32)
+    q, _ = np.linalg.qr(matrix)
+    return np.ascontiguousarray(q[:, :COARSE_DIM], dtype=np.float32)
+
+
 @dataclass
 class _Group:
     dim: int
-    rows: dict[int, int] = field(default_factory=dict)  # entry id -> row of the matrix
     keys: list[str] = field(default_factory=list)
-    matrix: np.ndarray | None = None
+    matrix: np.ndarray | None = None  # count x dim, rows past count unused
+    coarse: np.ndarray | None = None  # count x COARSE_DIM: the same vectors projected, for the first pass
     count: int = 0
     newest_id: int = 0  # rows above it are new
     loaded_at: float = 0.0
 
-    def put(self, entry_id: int, key: str, vector: np.ndarray) -> None:
-        row = self.rows.get(entry_id)
-        if row is None:
-            if self.matrix is None or self.count == len(self.matrix):
-                grown = np.zeros((max(64, 2 * self.count), self.dim), dtype=np.float32)
-                if self.matrix is not None:
-                    grown[: self.count] = self.matrix[: self.count]
-                self.matrix = grown
-            row = self.rows[entry_id] = self.count
-            self.keys.append(key)
-            self.count += 1
-        self.keys[row] = key
-        self.matrix[row] = vector
+    def extend(self, keys: list[str], vectors: np.ndarray) -> None:
+        need = self.count + len(keys)
+        if self.matrix is None or need > len(self.matrix):
+            size = max(64, need, 2 * self.count)
+            grown, coarse = np.zeros((size, self.dim), np.float32), np.zeros((size, COARSE_DIM), np.float32)
+            if self.matrix is not None:
+                grown[: self.count], coarse[: self.count] = self.matrix[: self.count], self.coarse[: self.count]
+            self.matrix, self.coarse = grown, coarse
+        self.matrix[self.count : need] = vectors
+        self.coarse[self.count : need] = vectors @ _projection(self.dim)
+        self.keys.extend(keys)
+        self.count = need
+
+    def best(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and similarities of the likeliest matches: every row when few, else a shortlist re-scored exactly.
+
+        Above ``EXACT_ROWS`` a first pass scores the projected vectors (a
+        quarter of the bytes to read) and keeps ``SHORTLIST`` rows; only those
+        are scored exactly. A match at 0.8 or more stays far above the
+        projection's noise (recall is measured in bench/semantic_cache.py).
+        """
+        if self.count <= EXACT_ROWS:
+            rows = np.arange(self.count)
+        else:
+            rough = np.einsum("ij,j->i", self.coarse[: self.count], vector @ _projection(self.dim))
+            rows = np.argpartition(-rough, SHORTLIST)[:SHORTLIST]
+        return rows, np.einsum("ij,j->i", self.matrix[rows], vector)
 
 
 class VectorIndex:
-    """Per-process exact search over the database's vectors, one matrix per (scope, group)."""
+    """Per-process search over the database's vectors, one matrix per (scope, group)."""
 
     def __init__(self) -> None:
         self._groups: dict[tuple[str, str], _Group] = {}
@@ -124,12 +151,16 @@ class VectorIndex:
             current = self._groups[(scope, group)] = _Group(dim, loaded_at=now)
         rows = ResponseCacheEntry.objects.filter(
             scope=scope, semantic_group=group, embedding__isnull=False, id__gt=current.newest_id
-        )
-        for entry_id, key, blob in rows.values_list("id", "key_hash", "embedding"):
+        ).order_by("id")
+        found = []
+        for entry_id, key, blob in rows.values_list("id", "key_hash", "embedding").iterator(chunk_size=5000):
             current.newest_id = max(current.newest_id, entry_id)
-            vector = np.frombuffer(bytes(blob), dtype=np.float32)
-            if vector.shape[0] == dim:  # else written under another embedder's configuration
-                current.put(entry_id, key, vector)
+            blob = bytes(blob)
+            if len(blob) == 4 * dim:  # else written under another embedder's configuration: never compared
+                found.append((key, blob))
+        if found:
+            current.extend([k for k, _ in found], np.frombuffer(b"".join(b for _, b in found), np.float32)
+                           .reshape(len(found), dim))
         return current
 
     def search(self, *, scope: str, key: SemanticKey, threshold: float) -> list[tuple[str, float]]:
@@ -138,8 +169,8 @@ class VectorIndex:
             found = self._sync(scope, key.group, key.vector.shape[0])
             if not found.count:
                 return []
-            scores = found.matrix[: found.count] @ key.vector
-            keys = list(found.keys)
+            rows, scores = found.best(key.vector)
+            keys = [found.keys[r] for r in rows]
         take = min(CANDIDATES, len(scores))
         best = np.argpartition(-scores, take - 1)[:take]
         ordered = sorted(best, key=lambda i: -scores[i])

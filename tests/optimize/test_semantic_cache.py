@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from optimization import semantic
 from optimization.cache import cache_lookup, cache_store, user_scope
 from optimization.embeddings import HashedEmbedder, embedder
 from optimization.models import ResponseCacheEntry, SavingsRecord
@@ -136,3 +137,16 @@ def test_a_cache_backend_outage_makes_semantic_lookups_miss_and_stores_skip(user
     assert stored.stored is False
     assert ResponseCacheEntry.objects.count() == 0
     assert not cache_lookup(user=user, model=MODEL, messages=ask("How do I reset my password?"), semantic=True).hit
+
+
+def test_past_the_exact_limit_a_projected_first_pass_still_finds_the_match(user, catalog, monkeypatch):
+    monkeypatch.setattr(semantic, "EXACT_ROWS", 8)
+    monkeypatch.setattr(semantic, "SHORTLIST", 4)
+    for n in range(30):
+        cache_store(user=user, model=MODEL, messages=ask(f"Where is invoice number {n} stored?"), response=n,
+                    semantic=True)
+    cache_store(user=user, model=MODEL, messages=ask("How can I reset my password?"), response="it", semantic=True)
+
+    found = cache_lookup(user=user, model=MODEL, messages=ask("How do I reset my password?"), semantic=True)
+
+    assert found.hit and found.response == "it"
