@@ -153,7 +153,7 @@ class VectorIndex:
             scope=scope, semantic_group=group, embedding__isnull=False, id__gt=current.newest_id
         ).order_by("id")
         found = []
-        for entry_id, key, blob in rows.values_list("id", "key_hash", "embedding").iterator(chunk_size=5000):
+        for entry_id, key, blob in rows.values_list("id", "key_hash", "embedding"):  # one round trip
             current.newest_id = max(current.newest_id, entry_id)
             blob = bytes(blob)
             if len(blob) == 4 * dim:  # else written under another embedder's configuration: never compared
@@ -170,11 +170,10 @@ class VectorIndex:
             if not found.count:
                 return []
             rows, scores = found.best(key.vector)
-            keys = [found.keys[r] for r in rows]
-        take = min(CANDIDATES, len(scores))
-        best = np.argpartition(-scores, take - 1)[:take]
-        ordered = sorted(best, key=lambda i: -scores[i])
-        return [(keys[i], round(float(scores[i]), 4)) for i in ordered if scores[i] >= threshold]
+            take = min(CANDIDATES, len(scores))
+            top = np.argpartition(-scores, take - 1)[:take]
+            top = top[np.argsort(-scores[top])]
+            return [(found.keys[int(rows[i])], round(float(scores[i]), 4)) for i in top if scores[i] >= threshold]
 
 
 index = VectorIndex()
