@@ -28,6 +28,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,8 @@ CANDIDATES = 5
 EXACT_ROWS = 20_000
 COARSE_DIM = 64
 SHORTLIST = 256
+# Groups each process keeps in memory (least recently searched go first).
+MAX_GROUPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class _Group:
     def extend(self, keys: list[str], vectors: np.ndarray) -> None:
         need = self.count + len(keys)
         if self.matrix is None or need > len(self.matrix):
-            size = max(64, need, 2 * self.count)
+            size = max(4, need, 2 * self.count)
             grown, coarse = np.zeros((size, self.dim), np.float32), np.zeros((size, COARSE_DIM), np.float32)
             if self.matrix is not None:
                 grown[: self.count], coarse[: self.count] = self.matrix[: self.count], self.coarse[: self.count]
@@ -137,7 +140,8 @@ class VectorIndex:
     """Per-process search over the database's vectors, one matrix per (scope, group)."""
 
     def __init__(self) -> None:
-        self._groups: dict[tuple[str, str], _Group] = {}
+        # Least recently searched first: a chat's every turn is a group of its own, so the set is bounded.
+        self._groups: OrderedDict[tuple[str, str], _Group] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -149,6 +153,9 @@ class VectorIndex:
         current = self._groups.get((scope, group))
         if current is None or now - current.loaded_at > settings.NETRA_SEMANTIC_RELOAD_SECONDS:
             current = self._groups[(scope, group)] = _Group(dim, loaded_at=now)
+        self._groups.move_to_end((scope, group))
+        while len(self._groups) > MAX_GROUPS:
+            self._groups.popitem(last=False)  # a forgotten group is reloaded from the database when asked
         rows = ResponseCacheEntry.objects.filter(
             scope=scope, semantic_group=group, embedding__isnull=False, id__gt=current.newest_id
         ).order_by("id")

@@ -150,3 +150,11 @@ def test_past_the_exact_limit_a_projected_first_pass_still_finds_the_match(user,
     found = cache_lookup(user=user, model=MODEL, messages=ask("How do I reset my password?"), semantic=True)
 
     assert found.hit and found.response == "it"
+
+
+def test_each_process_keeps_a_bounded_number_of_groups(user, catalog, monkeypatch):
+    monkeypatch.setattr(semantic, "MAX_GROUPS", 3)
+    for n in range(6):  # six conversations, each its own group
+        cache_lookup(user=user, model=MODEL, messages=ask("Hello?", system=f"conversation {n}"), semantic=True)
+
+    assert len(semantic.index._groups) == 3
