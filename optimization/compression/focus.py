@@ -155,13 +155,11 @@ def _select(
     units: list[Unit], *, level: str, relevance: bool, budget: int | None, size: Callable[[str], int]
 ) -> None:
     droppable = [u for u in units if level == "aggressive" or not u.protected]
-    if not relevance:
-        pass
-    elif level == "balanced":
+    if relevance and level == "balanced":
         for u in droppable:
             if not u.shares_terms and u.passage_score < BALANCED_PASSAGE_SHARE:
                 u.keep = False
-    elif level == "aggressive":
+    elif relevance and level == "aggressive":
         total = sum(len(u.text) for u in units)
         kept = 0
         for rank, u in enumerate(sorted(units, key=lambda u: -u.score)):
