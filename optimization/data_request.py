@@ -7,7 +7,8 @@ result; the strategy follows from it:
 - medium -> focused examples: at most 2 examples of the expected data,
 - low    -> a direct request.
 
-Data already present in ``previous_results`` is left out; when the plan is
+Data already present in ``previous_results`` (under its name, as a record
+naming it, or by its data type) is left out; when the plan is
 over ``token_budget`` its text is compressed (balanced, then aggressive).
 """
 
@@ -61,19 +62,48 @@ def _requested_items(triage: dict[str, Any]) -> list[Any]:
     return []
 
 
+_ID_KEYS = ("name", "data_type", "type", "source", "key", "id")
+# Keys that hold or describe data rather than name it: {"name": "agents", "rows": [...]} names "agents" only.
+_GENERIC_KEYS = frozenset(_ID_KEYS + ("data", "value", "values", "result", "results", "rows", "items", "content",
+                                      "meta", "metadata", "records", "status", "error", "summary", "count"))
+
+
+def _norm(name: Any) -> str:
+    """Names compare case-, space- and hyphen-blind: "Per-agent spend" is "per_agent_spend"."""
+    return "_".join(str(name).lower().replace("-", " ").split())
+
+
+def _identifiers(item: Any) -> set[str]:
+    """Every name a requested item goes by: the string, or its name, data type, source, key or id."""
+    if isinstance(item, dict):
+        return {_norm(item[k]) for k in _ID_KEYS if isinstance(item.get(k), str | int) and item.get(k) != ""} or {
+            _norm(_item_name(item))
+        }
+    return {_norm(item)}
+
+
 def _present_names(previous: Any) -> set[str]:
+    """Names of the data already collected, in every shape a plan allows.
+
+    A dict keyed by the data's name (``{"per_agent_spend": {...}}``), a list of
+    such dicts (``[{"per_agent_spend": {...}}]``), a list of records that name
+    their data (``[{"name": ...}]``, ``{"data_type": ...}``, ``{"source": ...}``),
+    or plain names (``["agents"]``); a dict's values are read the same way, so
+    ``{"r1": {"data_type": "daily_costs", ...}}`` counts too.
+    """
     names: set[str] = set()
     if isinstance(previous, dict):
-        names.update(str(k).lower() for k in previous)
+        names.update(_norm(k) for k in previous if str(k).lower() not in _GENERIC_KEYS)
+        names.update(_identifiers(previous) if any(k in previous for k in _ID_KEYS) else set())
+        for value in previous.values():
+            if isinstance(value, dict) and any(k in value for k in _ID_KEYS):
+                names.update(_identifiers(value))
     elif isinstance(previous, list):
         for item in previous:
             if isinstance(item, dict):
-                names.add(_item_name(item).lower())
-                for key in ("name", "data_type", "source"):
-                    if item.get(key):
-                        names.add(str(item[key]).lower())
-            else:
-                names.add(str(item).lower())
+                names.update(_present_names(item))
+            elif isinstance(item, str | int):
+                names.add(_norm(item))
     return names
 
 
@@ -138,8 +168,8 @@ def plan_data_request(
     triage_result = triage_result or {}
     requested = _requested_items(triage_result)
     present = _present_names(previous_results) if optimize else set()
-    needed = [it for it in requested if _item_name(it).lower() not in present]
-    omitted = [_item_name(it) for it in requested if _item_name(it).lower() in present]
+    needed = [it for it in requested if not _identifiers(it) & present]
+    omitted = [_item_name(it) for it in requested if _identifiers(it) & present]
     complexity, features = classify_complexity(
         user_request=user_request, triage_result=triage_result, items=len(needed), model=model
     )

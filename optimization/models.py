@@ -121,10 +121,18 @@ class ResponseCacheEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Semantic entries only: what must be equal for a hit (embedder, model, parameters, earlier messages,
+    # numbers and negations of the last one), and the last message's embedding (float32, unit length).
+    semantic_group = models.CharField(max_length=64, blank=True, default="")
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["scope", "key_hash"], name="responsecache_scope_key_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["scope", "semantic_group", "id"], name="responsecache_semantic_idx",
+                         condition=~models.Q(semantic_group=""))
         ]
         verbose_name_plural = "response cache entries"
 

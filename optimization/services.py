@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from optimization.compression import LEVELS, compress
+from optimization.compression.focus import Ranker
+from optimization.embeddings import hybrid_scores
 from optimization.models import PromptTemplate, SavingsRecord
+from optimization.relevance import bm25_scores
 from optimization.savings import optimization_enabled, savings_record_create
 from optimization.templates import template_render
 from tokens.pricing import catalog
@@ -29,7 +36,23 @@ class PromptOptimization:
     enabled: bool = True
     removed_examples: int = 0
     target_met: bool | None = None
+    target_tokens: int | None = None
+    dropped: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def relevance_ranker() -> Ranker:
+    """What question-aware compression ranks with: BM25 (no model), or BM25 plus embedding cosine."""
+    if settings.NETRA_RELEVANCE == "embeddings":
+        return functools.partial(hybrid_scores, kind=settings.NETRA_EMBEDDINGS)
+    return bm25_scores
+
+
+def target_tokens_for(*, original: int, target_tokens: int | None, target_ratio: float | None) -> int | None:
+    """The token target: given, or ``target_ratio`` (the share of the original to keep) of the original."""
+    if target_ratio is not None:
+        return math.floor(target_ratio * original)
+    return target_tokens
 
 
 def prompt_optimize(
@@ -41,21 +64,35 @@ def prompt_optimize(
     target_reduction: float | None = None,
     max_examples: int = 2,
     agent: str = "",
+    question: str = "",
+    target_tokens: int | None = None,
+    target_ratio: float | None = None,
 ) -> PromptOptimization:
-    """Compress ``prompt``; with a target, escalate levels until it is met (or none is left)."""
+    """Compress ``prompt``, question-aware when a question is given.
+
+    ``target_reduction`` escalates levels until met; ``target_tokens`` or
+    ``target_ratio`` make the level drop material, least relevant first,
+    until the prompt fits (what went is in ``dropped``).
+    """
     provider = _provider(model)
     original = count_text(prompt, model, provider).tokens
     if not optimization_enabled(user=user):
         return PromptOptimization(prompt, original, original, 0.0, [], level, enabled=False)
+    budget = target_tokens_for(original=original, target_tokens=target_tokens, target_ratio=target_ratio)
     levels = list(LEVELS[LEVELS.index(level) :]) if target_reduction is not None else [level]
+
+    def count(text: str) -> int:
+        return count_text(text, model, provider).tokens
+
     for used in levels:
-        result = compress(prompt, level=used, max_examples=max_examples)
-        tokens = count_text(result.text, model, provider).tokens
+        result = compress(prompt, level=used, max_examples=max_examples, question=question,
+                          ranker=relevance_ranker(), target_tokens=budget, count=count)
+        tokens = count(result.text)
         saved = 100.0 * (original - tokens) / original if original else 0.0
         if target_reduction is None or saved >= 100.0 * target_reduction:
             break
     if tokens >= original:  # never hand back something longer
-        result.text, tokens, saved, result.techniques = prompt, original, 0.0, []
+        result.text, tokens, saved, result.techniques, result.dropped = prompt, original, 0.0, [], []
     out = PromptOptimization(
         optimized=result.text,
         original_tokens=original,
@@ -64,7 +101,12 @@ def prompt_optimize(
         techniques=result.techniques,
         level=used,
         removed_examples=len(result.removed_examples),
-        target_met=None if target_reduction is None else saved >= 100.0 * target_reduction,
+        target_met=(
+            (tokens <= budget) if budget is not None
+            else None if target_reduction is None else saved >= 100.0 * target_reduction
+        ),
+        target_tokens=budget,
+        dropped=[{"text": text, "relevance": score} for text, score in result.dropped],
     )
     if tokens < original:
         savings_record_create(

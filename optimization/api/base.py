@@ -11,6 +11,7 @@ from tokens.models import ModelPrice
 from tokens.pricing import catalog
 
 MAX_TEXT = 2_000_000
+MAX_QUESTION = 10_000
 
 
 class ActingInputSerializer(serializers.Serializer):

@@ -33,6 +33,21 @@ class CacheRequestSerializer(ActingInputSerializer):
         default=dict,
         help_text="temperature, tools, response_format, ... (answer-changing only); also read at the top level.",
     )
+    semantic = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Lookup: also hit an entry whose request means the same (stored with semantic). Store: let "
+                  "such lookups find this entry.",
+    )
+
+
+class CacheLookupSerializer(CacheRequestSerializer):
+    class Meta:
+        ref_name = "CacheLookupRequest"
+
+    similarity_threshold = serializers.FloatField(
+        required=False, min_value=0.5, max_value=1.0,
+        help_text="Semantic lookups: the cosine similarity a hit needs (default per embedding model).",
+    )
 
 
 def _params(request_data: Any, params: dict) -> dict:
@@ -57,6 +72,13 @@ class CacheLookupApi(APIView):
         usd_saved = MoneyField(required=False)
         stored_at = IsoDateTimeField(required=False, allow_null=True)
         expires_at = IsoDateTimeField(required=False, allow_null=True)
+        similarity = serializers.FloatField(
+            required=False, allow_null=True, help_text="Semantic lookups: how similar the matched request is."
+        )
+        matched_key = serializers.CharField(
+            required=False, allow_null=True, help_text="Semantic lookups: the key of the entry served."
+        )
+        semantic = serializers.BooleanField(required=False, help_text="The hit matched by meaning, not exactly.")
         optimization_enabled = serializers.BooleanField()
 
         def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -66,9 +88,9 @@ class CacheLookupApi(APIView):
                 return {name: data[name] for name in ("hit", "key", "optimization_enabled")}
             return data
 
-    @extend_schema(request=CacheRequestSerializer, responses={200: OutputSerializer, **error_responses(400, 403)})
+    @extend_schema(request=CacheLookupSerializer, responses={200: OutputSerializer, **error_responses(400, 403)})
     def post(self, request: Request) -> Response:
-        data = valid(CacheRequestSerializer, request.data)
+        data = valid(CacheLookupSerializer, request.data)
         user = acting_user(request, data.get("user"))
         if not optimization_enabled(user=user):
             return Response(self.OutputSerializer({"hit": False, "key": None, "optimization_enabled": False}).data)
@@ -78,6 +100,8 @@ class CacheLookupApi(APIView):
             messages=data["messages"],
             params=_params(request.data, data["params"]),
             agent=data["agent"],
+            semantic=data["semantic"],
+            similarity_threshold=data.get("similarity_threshold"),
         )
         return Response(self.OutputSerializer({**result.__dict__, "optimization_enabled": True}).data)
 
@@ -105,6 +129,7 @@ class CacheStoreApi(APIView):
         expires_at = IsoDateTimeField(required=False)
         size_bytes = serializers.IntegerField(required=False)
         evicted = serializers.IntegerField(required=False, help_text="Entries evicted to make room.")
+        semantic = serializers.BooleanField(required=False, help_text="Indexed for semantic lookups.")
         optimization_enabled = serializers.BooleanField(required=False)
 
     @extend_schema(
@@ -134,6 +159,7 @@ class CacheStoreApi(APIView):
             output_tokens=data.get("output_tokens"),
             ttl_seconds=data.get("ttl_seconds"),
             shared=data["shared"],
+            semantic=data["semantic"],
         )
         # A store the cache backend could not take (Redis down) is skipped: 200, stored false.
         return Response(self.OutputSerializer(result.__dict__).data,

@@ -11,19 +11,49 @@ from rest_framework.views import APIView
 from core.api.errors import error_responses
 from core.api.fields import StrictCharField, TokenCountField
 from core.errors import InvalidInput
-from optimization.api.base import MAX_TEXT, ActingInputSerializer, price_or_400, valid
+from optimization.api.base import MAX_QUESTION, MAX_TEXT, ActingInputSerializer, price_or_400, valid
 from optimization.chunking import chunk_text
 from optimization.compression import DEFAULT_MAX_EXAMPLES, LEVELS
 from optimization.context import fit_context
 from optimization.data_request import plan_data_request
 from optimization.savings import optimization_enabled, savings_record_create
-from optimization.services import prompt_optimize
+from optimization.services import prompt_optimize, relevance_ranker, target_tokens_for
 from tokens.auth import acting_user
 from tokens.tokenizer import count_messages, count_text
 
 
+class QuestionTargetFields(serializers.Serializer):
+    # What question-aware compression and targets take, on /optimize/prompt and /optimize/context alike.
+
+    question = StrictCharField(
+        required=False, default="", allow_blank=True, max_length=MAX_QUESTION,
+        help_text="The question the prompt is for: material least relevant to it is dropped (never instructions "
+                  "or the question).",
+    )
+    target_tokens = TokenCountField(required=False, min_value=1, help_text="At most this many tokens, if it can.")
+    target_ratio = serializers.FloatField(
+        required=False, min_value=0.01, max_value=1.0,
+        help_text="At most this share of the original tokens (0.5 keeps half), if it can.",
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        given = [name for name in ("target_tokens", "target_ratio", "target_reduction") if attrs.get(name) is not None]
+        if len(given) > 1:
+            raise serializers.ValidationError({name: ["Give one target."] for name in given})
+        return attrs
+
+
+class DroppedSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "DroppedMaterial"
+
+    text = serializers.CharField(help_text="As it was in the input.")
+    relevance = serializers.FloatField(help_text="Its score for the question (higher is more relevant).")
+
+
 class OptimizePromptApi(APIView):
-    class InputSerializer(ActingInputSerializer):
+    class InputSerializer(QuestionTargetFields, ActingInputSerializer):
         class Meta:
             ref_name = "OptimizePrompt"
 
@@ -52,7 +82,9 @@ class OptimizePromptApi(APIView):
         level = serializers.CharField()
         optimization_enabled = serializers.BooleanField(source="enabled")
         removed_examples = serializers.IntegerField()
-        target_met = serializers.BooleanField(allow_null=True, help_text="Null without target_reduction.")
+        target_met = serializers.BooleanField(allow_null=True, help_text="Null without a target.")
+        target_tokens = serializers.IntegerField(allow_null=True, help_text="The token target (from target_ratio).")
+        dropped = DroppedSerializer(many=True, help_text="Material the question or the target made go, in order.")
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403)})
     def post(self, request: Request) -> Response:
@@ -66,12 +98,15 @@ class OptimizePromptApi(APIView):
             target_reduction=data.get("target_reduction"),
             max_examples=data["max_examples"],
             agent=data["agent"],
+            question=data["question"],
+            target_tokens=data.get("target_tokens"),
+            target_ratio=data.get("target_ratio"),
         )
         return Response(self.OutputSerializer(result).data)
 
 
 class OptimizeContextApi(APIView):
-    class InputSerializer(ActingInputSerializer):
+    class InputSerializer(QuestionTargetFields, ActingInputSerializer):
         class Meta:
             ref_name = "OptimizeContext"
 
@@ -98,6 +133,7 @@ class OptimizeContextApi(APIView):
         budget = serializers.IntegerField(help_text="safety_margin x context window - max_response_tokens.")
         summary_inserted = serializers.BooleanField()
         optimization_enabled = serializers.BooleanField()
+        target_met = serializers.BooleanField(allow_null=True, help_text="Null without a target.")
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **error_responses(400, 403, 422)})
     def post(self, request: Request) -> Response:
@@ -123,6 +159,7 @@ class OptimizeContextApi(APIView):
                 "budget": budget,
                 "summary_inserted": False,
                 "optimization_enabled": False,
+                "target_met": None,
             }).data)
         result = fit_context(
             messages,
@@ -130,6 +167,12 @@ class OptimizeContextApi(APIView):
             context_window=price.context_window,
             max_response_tokens=data["max_response_tokens"],
             safety_margin=data["safety_margin"],
+            question=data["question"],
+            ranker=relevance_ranker(),
+            target_tokens=target_tokens_for(
+                original=count_messages(messages, model, price.provider).tokens,
+                target_tokens=data.get("target_tokens"), target_ratio=data.get("target_ratio"),
+            ),
         )
         if result.dropped:
             savings_record_create(

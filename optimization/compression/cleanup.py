@@ -72,7 +72,8 @@ def dedupe_sentences(text: str) -> str:
 def markdown(text: str) -> str:
     """Emphasis, horizontal rules and heading marks go; a heading becomes "Label:"."""
     text = re.sub(r"\*\*(\w[^*\n]*?\w|\w)\*\*", r"\1", text)
-    text = re.sub(r"__(\w[^_\n]*?\w|\w)__", r"\1", text)
+    # Underscore emphasis only around words with a space between: "__init__" and "m.__dict__" are names.
+    text = re.sub(r"(?<![\w.])__(\w[^_\n]*?\s[^_\n]*?\w)__(?!\w)", r"\1", text)
     text = re.sub(r"(?m)^[ \t]*(?:-{3,}|\*{3,}|={3,}|_{3,})[ \t]*$\n?", "", text)
     text = re.sub(r"(?m)^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", lambda m: m.group(1).rstrip(":") + ":", text)
     # "### Goal\nYour goal is to ..." becomes "Goal:\nGoal: ..." after the rules; one label is enough.

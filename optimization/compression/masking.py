@@ -20,6 +20,8 @@ class Masker:
         self._ids: dict[str, int] = {}
 
     def token(self, content: str) -> str:
+        if OPEN in content:  # a span around spans (a labelled line holding the question): store it flat
+            content = self.restore(content)
         idx = self._ids.get(content)
         if idx is None:
             idx = self._ids[content] = len(self.spans)
@@ -121,14 +123,18 @@ def _mask_example_lines(text: str, masker: Masker, techniques: list[str]) -> str
     return "\n".join(lines)
 
 
-def mask(text: str, masker: Masker, techniques: list[str]) -> str:
+def mask(text: str, masker: Masker, techniques: list[str], literals: tuple[str, ...] = ()) -> str:
     """Replace every protected span with a placeholder; JSON blocks are compacted first.
 
     Fenced code, inline code, few-shot and data-labelled lines, JSON blocks
     (compacted lexically: only whitespace outside strings goes, so every
-    literal keeps its exact text), URLs, emails and quoted strings. The rules
-    then only see prose; ``masker.restore`` puts the spans back byte for byte.
+    literal keeps its exact text), URLs, emails and quoted strings, and any of
+    ``literals`` (the caller's question). The rules then only see prose;
+    ``masker.restore`` puts the spans back byte for byte.
     """
+    for literal in literals:
+        if literal.strip():
+            text = text.replace(literal, masker.token(literal))
     text = sub_spans(text, fenced_blocks(text), masker.token)
     text = _INLINE_CODE_RE.sub(lambda m: masker.token(m.group(0)), text)
     text = _mask_example_lines(text, masker, techniques)

@@ -151,8 +151,16 @@ def run(*, alice, bob, staff, service) -> list[Exchange]:
     call(api, "POST", "/api/v1/optimize/prompt",
          {"model": MODEL, "prompt": "Please could you summarize the following report in JSON format?",
           "target_reduction": 0.2})
+    call(api, "POST", "/api/v1/optimize/prompt",
+         {"model": MODEL, "level": "aggressive", "question": "How long is the refund window?", "target_ratio": 0.8,
+          "prompt": "Answer from the context.\n\nThe refund window is 30 days. Our office has a terrace.\n\n"
+                    "Question: How long is the refund window?"})
+    call(api, "POST", "/api/v1/optimize/prompt",
+         {"model": MODEL, "prompt": "Hi", "target_ratio": 0.5, "target_tokens": 3}, expect=400)
     call(api, "POST", "/api/v1/optimize/context",
          {"model": MODEL, "messages": MESSAGES, "max_response_tokens": 100})
+    call(api, "POST", "/api/v1/optimize/context",
+         {"model": MODEL, "messages": MESSAGES, "question": "What is 2+2?", "target_tokens": 10})
     call(api, "POST", "/api/v1/optimize/context",
          {"model": MODEL, "messages": MESSAGES, "max_response_tokens": 127_000}, expect=422)
     call(api, "POST", "/api/v1/optimize/chunks",
@@ -161,12 +169,22 @@ def run(*, alice, bob, staff, service) -> list[Exchange]:
          {"model": MODEL, "user_request": "Compare the daily costs of each agent last week and explain why?",
           "triage_result": {"data_needed": ["daily_costs", "agents"], "entities": ["a", "b"]},
           "previous_results": [{"name": "agents"}], "token_budget": 200})
+    call(api, "POST", "/api/v1/optimize/data-request",
+         {"model": MODEL, "user_request": "Compare spend per agent.",
+          "triage_result": {"data_needed": ["per_agent_spend", "daily_costs"]},
+          "previous_results": [{"per_agent_spend": {"triage": "1.20"}}], "token_budget": 200})
     call(api, "POST", "/api/v1/cache/store",
          {"model": MODEL, "messages": MESSAGES, "response": {"content": "4"}, "output_tokens": 1}, expect=201)
     call(api, "POST", "/api/v1/cache/store",
          {"model": MODEL, "messages": MESSAGES, "response": "4", "shared": True}, expect=403)
     call(api, "POST", "/api/v1/cache/lookup", {"model": MODEL, "messages": MESSAGES})
     call(api, "POST", "/api/v1/cache/lookup", {"model": MODEL, "messages": MESSAGES, "temperature": 1})
+    asked = [MESSAGES[0], {"role": "user", "content": "How can I reset my password?"}]
+    call(api, "POST", "/api/v1/cache/store", {"model": MODEL, "messages": asked, "response": "Settings",
+                                              "semantic": True}, expect=201)
+    call(api, "POST", "/api/v1/cache/lookup",
+         {"model": MODEL, "messages": [MESSAGES[0], {"role": "user", "content": "How do I reset my password?"}],
+          "semantic": True, "similarity_threshold": 0.8})
     call(api, "GET", "/api/v1/cache/stats")
     call(svc, "GET", "/api/v1/cache/stats?user=alice")
     call(api, "GET", "/api/v1/templates/select?agent_type=triage&richness=high")

@@ -158,12 +158,17 @@ class NetraClient(UsageDelivery):
         prompt: str,
         level: str = "balanced",
         target_reduction: float | None = None,
+        question: str | None = None,
+        target_tokens: int | None = None,
+        target_ratio: float | None = None,
         user: str | None = None,
         agent: str | None = None,
         **options: Any,
     ) -> PromptOptimization:
-        """Compress a prompt: ``light``, ``balanced`` or ``aggressive``."""
+        """Compress a prompt: ``light``, ``balanced`` or ``aggressive``; with ``question``, the material least
+        relevant to it goes; ``target_tokens`` / ``target_ratio`` (share kept) drop more until it fits."""
         body = _drop_none({"model": model, "prompt": prompt, "level": level, "target_reduction": target_reduction,
+                           "question": question, "target_tokens": target_tokens, "target_ratio": target_ratio,
                            "user": user, "agent": agent, **options})
         return PromptOptimization.from_json(self._post("optimize/prompt", body))
 
@@ -174,13 +179,18 @@ class NetraClient(UsageDelivery):
         messages: list[dict],
         max_response_tokens: int | None = None,
         safety_margin: float | None = None,
+        question: str | None = None,
+        target_tokens: int | None = None,
+        target_ratio: float | None = None,
         user: str | None = None,
         agent: str | None = None,
     ) -> dict:
-        """{messages, dropped, tokens, budget}; ValidationError (422) when system + newest cannot fit."""
+        """{messages, dropped, tokens, budget, target_met}; with ``question`` the least relevant history goes first.
+        ValidationError (422) when system + newest cannot fit the window."""
         return self._post("optimize/context", _drop_none({
             "model": model, "messages": messages, "max_response_tokens": max_response_tokens,
-            "safety_margin": safety_margin, "user": user, "agent": agent,
+            "safety_margin": safety_margin, "question": question, "target_tokens": target_tokens,
+            "target_ratio": target_ratio, "user": user, "agent": agent,
         }))
 
     def optimize_chunks(
@@ -204,11 +214,13 @@ class NetraClient(UsageDelivery):
         }))
 
     def cache_lookup(
-        self, *, model: str, messages: list[dict], params: dict | None = None,
-        user: str | None = None, agent: str | None = None,
+        self, *, model: str, messages: list[dict], params: dict | None = None, semantic: bool = False,
+        similarity_threshold: float | None = None, user: str | None = None, agent: str | None = None,
     ) -> CacheLookup:
-        """A cached answer for the same model, messages and answer-changing params, if any."""
-        body = _drop_none({"model": model, "messages": messages, "params": params, "user": user, "agent": agent})
+        """A cached answer for the same model, messages and answer-changing params, if any; with ``semantic``,
+        also one stored for a request that means the same (``similarity`` says how close)."""
+        body = _drop_none({"model": model, "messages": messages, "params": params, "semantic": semantic or None,
+                           "similarity_threshold": similarity_threshold, "user": user, "agent": agent})
         return CacheLookup.from_json(self._post("cache/lookup", body))
 
     def cache_store(
@@ -221,14 +233,15 @@ class NetraClient(UsageDelivery):
         output_tokens: int | None = None,
         ttl_seconds: int | None = None,
         shared: bool = False,
+        semantic: bool = False,
         user: str | None = None,
         agent: str | None = None,
     ) -> dict:
-        """Store an answer (``shared`` entries need a service key)."""
+        """Store an answer (``shared`` entries need a service key; ``semantic`` ones are found by meaning too)."""
         body = _drop_none({
             "model": model, "messages": messages, "response": response, "params": params,
             "output_tokens": output_tokens, "ttl_seconds": ttl_seconds, "shared": shared or None,
-            "user": user, "agent": agent,
+            "semantic": semantic or None, "user": user, "agent": agent,
         })
         return self._post("cache/store", body)
 

@@ -212,9 +212,13 @@ class PromptOptimization:
     savings_percent: float
     techniques: list[str]
     raw: dict = field(repr=False, compare=False)
+    # With a target: whether it was met. With a question or target: what went ({text, relevance}).
+    target_met: bool | None = None
+    dropped: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict) -> PromptOptimization:
+        target_met = data.get("target_met")
         return cls(
             optimized=data.get("optimized", ""),
             original_tokens=int(data.get("original_tokens") or 0),
@@ -222,6 +226,8 @@ class PromptOptimization:
             savings_percent=float(data.get("savings_percent") or 0),
             techniques=list(data.get("techniques") or []),
             raw=data,
+            target_met=None if target_met is None else bool(target_met),
+            dropped=[dict(d) for d in data.get("dropped") or []],
         )
 
 
@@ -235,9 +241,13 @@ class CacheLookup:
     tokens_saved: int
     usd_saved: Decimal | None
     raw: dict = field(repr=False, compare=False)
+    # Semantic lookups: how similar the matched request is (1.0 when it was the same request).
+    similarity: float | None = None
+    semantic: bool = False
 
     @classmethod
     def from_json(cls, data: dict) -> CacheLookup:
+        similarity = data.get("similarity")
         return cls(
             hit=bool(data.get("hit")),
             key=data.get("key"),
@@ -245,4 +255,6 @@ class CacheLookup:
             tokens_saved=int(data.get("tokens_saved") or 0),
             usd_saved=money(data.get("usd_saved")),
             raw=data,
+            similarity=None if similarity is None else float(similarity),
+            semantic=bool(data.get("semantic")),
         )
