@@ -7,7 +7,7 @@ from budgets import api
 urlpatterns = [
     path("budgets", api.BudgetListApi.as_view(), name="budgets"),
     path("budgets/check", api.BudgetCheckApi.as_view(), name="budget-check"),
-    path("budgets/<int:budget_id>", api.BudgetDetailApi.as_view(), name="budget-detail"),
+    path("budgets/<id:budget_id>", api.BudgetDetailApi.as_view(), name="budget-detail"),
     path("budgets/reservations/<uuid:reservation_id>", api.ReservationDetailApi.as_view(),
          name="reservation-detail"),
     path("budgets/reservations/<uuid:reservation_id>/release", api.ReservationReleaseApi.as_view(),

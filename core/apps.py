@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.urls import register_converter
 
 
 class CoreConfig(AppConfig):
@@ -6,3 +7,10 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from core.api.params import IdConverter, TextIdConverter
+
+        # Before any app's urls.py is read: the API's path ids use them (<text_id:run_id>, <id:budget_id>).
+        register_converter(TextIdConverter, "text_id")
+        register_converter(IdConverter, "id")

@@ -1,8 +1,11 @@
-"""HTTP plumbing every request goes through: a request id, JSON 500s under /api/, chunked bodies.
+"""HTTP plumbing every request goes through: a request id, JSON 500s under /api/, query text, chunked bodies.
 
 - Every response carries ``X-Request-ID`` (the caller's, when it sent a sane
   one, else a new one); an unhandled error under ``/api/`` answers the JSON
   error shape with that id, and the traceback is logged with it.
+- A query parameter (name or value) with a NUL, a lone surrogate or more than
+  ``MAX_QUERY_VALUE`` characters is refused with a 400 naming it (the JSON error
+  shape under ``/api/``), so no view, admin page or filter passes it to a database.
 - A ``Transfer-Encoding: chunked`` body has no Content-Length, and DRF reads
   such a body as empty (Django's WSGI request does too). The body is read
   here, within DATA_UPLOAD_MAX_MEMORY_SIZE, and its length set.
@@ -17,10 +20,11 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
 from core.api.errors import error_body
+from core.api.params import query_string_errors
 
 logger = logging.getLogger("netra.requests")
 
@@ -49,6 +53,21 @@ class RequestIdMiddleware(MiddlewareMixin):
         body = error_body("server_error", f"Internal error; quote request id {request_id} when reporting it.")
         body["error"]["request_id"] = request_id
         return JsonResponse(body, status=500)
+
+
+class QueryTextMiddleware(MiddlewareMixin):
+    """Refuse a query string no database should see (core.api.params.query_string_errors)."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if not request.META.get("QUERY_STRING"):
+            return None
+        errors = query_string_errors(request.GET)
+        if not errors:
+            return None
+        message = f"Invalid query parameter: {', '.join(errors)}."
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(error_body("invalid", message, errors), status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 class ChunkedBodyMiddleware(MiddlewareMixin):

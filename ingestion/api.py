@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_responses
-from core.api.params import parse_when
+from core.api.params import parse_when, query_text
+from core.api.parsers import PerRecordJSONParser
 from core.errors import InvalidInput, PermissionDenied
 from ingestion.services import usage_ingest
 from tokens import selectors
@@ -83,6 +84,9 @@ class UsagePagination(CursorPagination):
 
 class UsageApi(APIView):
     """POST one record or a batch; GET the caller's records."""
+
+    # Text is checked record by record (tokens.usage_input): a bad record in a batch is refused alone.
+    parser_classes = [PerRecordJSONParser]
 
     @extend_schema(
         request=PolymorphicProxySerializer(
@@ -168,10 +172,10 @@ class UsageApi(APIView):
             user=user,
             start=parse_when(params.get("from"), "from"),
             end=parse_when(params.get("to"), "to"),
-            agent=params.get("agent"),
-            model=params.get("model"),
-            tool=params.get("tool"),
-            run_id=params.get("run_id"),
+            agent=query_text(params, "agent", max_length=100),
+            model=query_text(params, "model"),
+            tool=query_text(params, "tool", max_length=100),
+            run_id=query_text(params, "run_id"),
         ).select_related("user")
         paginator = UsagePagination()
         page = paginator.paginate_queryset(qs, request, view=self)

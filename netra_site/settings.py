@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.QueryTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ChunkedBodyMiddleware",
@@ -300,6 +301,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # A template's richness and a data request's complexity share their values: one enum, one name.
     "ENUM_NAME_OVERRIDES": {"LowMediumHighEnum": ["low", "medium", "high"]},
+    # The API's path converters (core.api.params): what a path id may be.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+        "text_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^/]+$"},
+    },
     # Swagger UI served from the sidecar package: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -14,5 +14,5 @@ urlpatterns = [
     path("cache/store", cache.CacheStoreApi.as_view(), name="cache-store"),
     path("cache/stats", cache.CacheStatsApi.as_view(), name="cache-stats"),
     path("templates/select", templates.TemplateSelectApi.as_view(), name="templates-select"),
-    path("templates/<str:name>/render", templates.TemplateRenderApi.as_view(), name="templates-render"),
+    path("templates/<text_id:name>/render", templates.TemplateRenderApi.as_view(), name="templates-render"),
 ]

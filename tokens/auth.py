@@ -12,8 +12,12 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from core.api.throttles import auth_failures
+from core.errors import InvalidInput
+from core.validation import text_error
 from tokens.models import ApiKey
 from tokens.services import acting_user_resolve, api_key_touch
+
+USERNAME_MAX_LENGTH = 150  # django.contrib.auth's username column
 
 
 def api_key_from_header(header: str | bytes | None) -> ApiKey | None:
@@ -95,7 +99,10 @@ def is_service_request(request: Request) -> bool:
 
 
 def acting_user(request: Request, username: str | None = None):
-    """The user a request acts for: the caller, or the user a service key names."""
+    """The user a request acts for: the caller, or the user a service key names (body or query)."""
+    problem = text_error(username, USERNAME_MAX_LENGTH) if isinstance(username, str) else None
+    if problem:
+        raise InvalidInput(f"Invalid user: {problem}", fields={"user": [problem]})
     return acting_user_resolve(user=request.user, api_key=request_key(request), username=username)
 
 

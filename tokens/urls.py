@@ -6,7 +6,7 @@ from tokens import api
 
 urlpatterns = [
     path("usage/summary", api.UsageSummaryApi.as_view(), name="usage-summary"),
-    path("runs/<str:run_id>", api.RunDetailApi.as_view(), name="run-detail"),
+    path("runs/<text_id:run_id>", api.RunDetailApi.as_view(), name="run-detail"),
     path("models", api.ModelListApi.as_view(), name="models"),
     path("tokens/count", api.TokenCountApi.as_view(), name="tokens-count"),
 ]

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core.limits import MAX_TOKENS
+from core.validation import json_text_errors, json_text_is_clean, parse_iso_datetime, text_error
 from tokens.pricing import UNIT_NAMES, UNIT_QUALIFIERS, TokenCounts
 from tokens.usage_shapes import USAGE_FORMATS, Shape, _int, _obj, detect_format, normalize_usage
 
@@ -69,6 +69,10 @@ def _str(data: dict, name: str, errors: dict, *, required: bool = False, max_len
     if not isinstance(value, str):
         errors.setdefault(name, []).append("Must be a string.")
         return default
+    problem = text_error(value)
+    if problem:
+        errors.setdefault(name, []).append(problem)
+        return default
     value = value.strip()
     if len(value) > max_length:
         errors.setdefault(name, []).append(f"At most {max_length} characters.")
@@ -79,17 +83,11 @@ def _str(data: dict, name: str, errors: dict, *, required: bool = False, max_len
 def parse_occurred_at(value: Any, errors: dict, now: datetime) -> datetime:
     if value is None:
         return now
-    parsed = None
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value)
-        except ValueError:
-            parsed = None
+    # Impossible dates, offsets of a day or more and trailing text are refused; naive means UTC.
+    parsed = parse_iso_datetime(value) if isinstance(value, str) else None
     if parsed is None:
         errors.setdefault("occurred_at", []).append("Must be an ISO 8601 timestamp.")
         return now
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)  # documented: naive means UTC
     if parsed > now + timedelta(seconds=settings.NETRA_MAX_FUTURE_SECONDS):
         errors.setdefault("occurred_at", []).append("Cannot be more than 5 minutes in the future.")
         return now
@@ -188,9 +186,13 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
     elif not isinstance(metadata, dict):
         errors.setdefault("metadata", []).append("Must be an object.")
         metadata = {}
-    elif len(json.dumps(metadata, separators=(",", ":")).encode()) > settings.NETRA_MAX_METADATA_BYTES:
-        errors.setdefault("metadata", []).append("At most 8 KB of JSON.")
-        metadata = {}
+    else:
+        dumped = json.dumps(metadata, separators=(",", ":"))
+        if len(dumped.encode()) > settings.NETRA_MAX_METADATA_BYTES:
+            errors.setdefault("metadata", []).append("At most 8 KB of JSON.")
+            metadata = {}
+        elif not json_text_is_clean(dumped):
+            errors.update(json_text_errors(metadata, "metadata"))
 
     if errors:
         raise FieldErrors(errors)

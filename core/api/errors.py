@@ -100,12 +100,21 @@ def domain_status(exc: errors.DomainError) -> int:
     return status.HTTP_400_BAD_REQUEST
 
 
-def _flatten(detail: Any) -> Any:
+def _dotted(detail: Any, prefix: str = "", out: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """DRF's nested errors as one list of messages per dotted path: ``{"messages": {0: {"role": [...]}}}``
+    becomes ``{"messages.0.role": [...]}``, as the usage validator names nested fields."""
+    out = {} if out is None else out
     if isinstance(detail, dict):
-        return {k: _flatten(v) for k, v in detail.items()}
-    if isinstance(detail, list):
-        return [_flatten(v) for v in detail]
-    return str(detail)
+        for key, value in detail.items():
+            _dotted(value, f"{prefix}.{key}" if prefix else str(key), out)
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        for index, item in enumerate(detail):  # a list of items: one entry per item, {} when it was fine
+            _dotted(item, f"{prefix}.{index}" if prefix else str(index), out)
+    elif isinstance(detail, list):
+        out.setdefault(prefix or "non_field_errors", []).extend(str(item) for item in detail)
+    else:
+        out.setdefault(prefix or "non_field_errors", []).append(str(detail))
+    return out
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -123,8 +132,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": _flatten(exc.detail)}
-        names = ", ".join(fields) if isinstance(fields, dict) else ""
+        fields = _dotted(exc.detail)
+        names = ", ".join(fields)
         response.data = error_body("invalid", f"Invalid input: {names}." if names else "Invalid input.", fields)
         return response
     for klass, (code, http_status) in DRF_CODES.items():

@@ -1,11 +1,20 @@
-"""The API's JSON parser: DRF's, with a bound on how deeply a body may nest."""
+"""The API's JSON parser: DRF's, with a bound on how deeply a body may nest and no invalid text.
+
+Every string and key of a body is checked (``core.validation.json_text_errors``): a NUL
+or a lone surrogate anywhere is a 400 naming its dotted path (``messages.0.content``),
+before any view sees the body. The usage endpoint parses with ``PerRecordJSONParser``
+instead: there each record is checked on its own, so a bad record in a batch is refused
+alone and every valid one is stored.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
+
+from core.validation import json_text_errors
 
 # Far deeper than any usage record, provider response or tool schema, and shallow
 # enough that everything that walks a body later (json.dumps of metadata or a
@@ -26,8 +35,11 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-class JSONParser(parsers.JSONParser):
-    """A body nested past ``MAX_JSON_DEPTH`` is malformed JSON (a 400), never a RecursionError (a 500)."""
+class PerRecordJSONParser(parsers.JSONParser):
+    """A body nested past ``MAX_JSON_DEPTH`` is malformed JSON (a 400), never a RecursionError (a 500).
+
+    Its text is left to the view, which checks it record by record.
+    """
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         too_deep = ParseError(f"JSON parse error - nested more than {MAX_JSON_DEPTH} levels deep.")
@@ -37,4 +49,15 @@ class JSONParser(parsers.JSONParser):
             raise too_deep from None
         if isinstance(data, dict | list) and _deeper_than(data, MAX_JSON_DEPTH):
             raise too_deep
+        return data
+
+
+class JSONParser(PerRecordJSONParser):
+    """Also refuses invalid text anywhere in the body: a 400 ``invalid`` naming each dotted path."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        errors = json_text_errors(data)
+        if errors:
+            raise ValidationError(errors)
         return data
