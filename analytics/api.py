@@ -45,7 +45,7 @@ def period_from(request: Request) -> selectors.Period:
             end=request.query_params.get("end"),
         )
     except selectors.PeriodError as exc:
-        raise InvalidInput(str(exc), fields={"period": [str(exc)]}) from exc
+        raise InvalidInput(str(exc), fields={exc.field: [str(exc)]}) from exc
 
 
 PERIOD_PARAMS = [

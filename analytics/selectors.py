@@ -57,7 +57,18 @@ class Period:
 
 
 class PeriodError(ValueError):
-    pass
+    """A period that cannot be read; ``field`` is the parameter to blame (period, start or end)."""
+
+    def __init__(self, message: str, field: str = "period") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise PeriodError("start and end must be ISO dates (YYYY-MM-DD).", field) from exc
 
 
 def period_parse(
@@ -66,17 +77,13 @@ def period_parse(
     """``7d``/``30d``/``90d`` (any 1..366), or ``start``..``end`` ISO dates (UTC days, inclusive)."""
     today = today or timezone.now().astimezone(UTC).date()
     if start or end:
-        try:
-            first = date.fromisoformat(start) if start else None
-            last = date.fromisoformat(end) if end else today
-        except ValueError as exc:
-            raise PeriodError("start and end must be ISO dates (YYYY-MM-DD).") from exc
+        first, last = _day(start, "start") if start else None, _day(end, "end") if end else today
         if first is None:
-            raise PeriodError("A custom period needs a start date.")
+            raise PeriodError("A custom period needs a start date.", "start")
         if last < first:
-            raise PeriodError("end must not be before start.")
+            raise PeriodError("end must not be before start.", "end")
         if (last - first).days + 1 > MAX_PERIOD_DAYS:
-            raise PeriodError(f"A period is at most {MAX_PERIOD_DAYS} days.")
+            raise PeriodError(f"A period is at most {MAX_PERIOD_DAYS} days.", "start")
         return Period(first, last)
     text = (period or "30d").strip().lower()
     digits = text[:-1] if text.endswith("d") else text

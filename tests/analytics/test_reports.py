@@ -102,7 +102,10 @@ def test_service_key_reports_for_a_user(service_api, usage):
     [
         ("period=abc", "period"),
         ("period=400d", "period"),
-        ("start=2026-02-10&end=2026-02-01", "period"),
+        ("start=2026-02-10&end=2026-02-01", "end"),
+        ("start=2024-02-30", "start"),
+        ("start=2024-02-01&end=2024-02-01T00:00", "end"),
+        ("start=2024-02-01&end=%00", "end"),
         ("format=pdf", "format"),
     ],
 )
