@@ -9,7 +9,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from django.db import connection
+from django.test.utils import setup_test_environment, teardown_test_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DAPHNE = str(Path(sys.executable).with_name("daphne"))
@@ -23,6 +28,21 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@contextmanager
+def scratch_database() -> Iterator[None]:
+    """A throwaway database as the test suite makes it (``test_<name>``, migrated), dropped afterwards.
+
+    Call after ``django.setup()``; for the scripts that run the suite's own case tables in-process.
+    """
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
 
 
 def free_port() -> int:
