@@ -38,6 +38,13 @@ def text_error(value: str, max_length: int | None = None) -> str | None:
     return NUL_MESSAGE if bad.group() == "\x00" else SURROGATE_MESSAGE
 
 
+def string_error(value: Any, max_length: int) -> str | None:
+    """Why ``value`` is not a storable string of at most ``max_length`` characters, or None."""
+    if not isinstance(value, str):
+        return f"Must be a string of at most {max_length} characters."
+    return text_error(value, max_length)
+
+
 def _join(prefix: str, key: Any) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 

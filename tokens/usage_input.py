@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.limits import MAX_TOKENS
-from core.validation import json_text_errors, json_text_is_clean, parse_iso_datetime, text_error
+from core.validation import json_text_errors, json_text_is_clean, parse_iso_datetime, string_error, text_error
 from tokens.pricing import UNIT_NAMES, UNIT_QUALIFIERS, TokenCounts
 from tokens.usage_shapes import USAGE_FORMATS, Shape, _int, _obj, detect_format, normalize_usage
 
@@ -227,11 +227,14 @@ def parse_units(value: Any, errors: dict) -> dict[str, Any]:
     units = _obj(value, "units", errors)
     out: dict[str, Any] = {}
     for name, amount in units.items():
-        if name not in UNIT_NAMES:
+        if text_error(name, 64):  # an error keyed by it could not even be written out
+            errors.setdefault("units", []).append(f"Unknown unit; one of {', '.join(UNIT_NAMES)}.")
+        elif name not in UNIT_NAMES:
             errors.setdefault(f"units.{name}", []).append(f"Unknown unit; one of {', '.join(UNIT_NAMES)}.")
         elif name in UNIT_QUALIFIERS:
-            if not isinstance(amount, str) or len(amount) > 32:
-                errors.setdefault(f"units.{name}", []).append("Must be a string of at most 32 characters.")
+            problem = string_error(amount, 32)
+            if problem:
+                errors.setdefault(f"units.{name}", []).append(problem)
             else:
                 out[name] = amount
         elif name.endswith("_seconds"):

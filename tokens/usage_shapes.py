@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.limits import MAX_TOKENS
+from core.validation import string_error
 from tokens.counts import TokenCounts
 
 USAGE_FORMATS = ("openai_chat", "openai_responses", "anthropic", "gemini", "cohere")
@@ -142,8 +143,10 @@ def normalize_usage(usage: dict, fmt: str, errors: dict, prefix: str = "usage") 
     shape.provider_cost = usage.get("cost")
     tier = usage.get("service_tier")
     if tier is not None:
-        if not isinstance(tier, str) or len(tier) > 32:  # the record's service_tier column
-            errors.setdefault(f"{p}service_tier", []).append("Must be a string of at most 32 characters.")
+        # The record's service_tier column: 32 characters of storable text.
+        problem = string_error(tier, 32)
+        if problem:
+            errors.setdefault(f"{p}service_tier", []).append(problem)
         else:
             shape.service_tier = tier
     return shape
@@ -268,8 +271,9 @@ def _modalities(items: Any, name: str, errors: dict) -> dict[str, int]:
     for i, item in enumerate(items):
         item = _obj(item, f"{name}.{i}", errors)
         modality = item.get("modality") or "TEXT"
-        if not isinstance(modality, str) or len(modality) > 32:
-            errors.setdefault(f"{name}.{i}.modality", []).append("Must be a string of at most 32 characters.")
+        problem = string_error(modality, 32)
+        if problem:
+            errors.setdefault(f"{name}.{i}.modality", []).append(problem)
             continue
         modality = modality.upper()
         out[modality] = out.get(modality, 0) + _int(item.get("token_count"), f"{name}.{i}.token_count", errors)

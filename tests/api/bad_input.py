@@ -115,7 +115,9 @@ def base_requests(*, alice, staff_client: APIClient, client: APIClient) -> list[
     template = PromptTemplate.objects.filter(is_active=True).order_by("name").first()
     record = {
         "request_id": "bad-input-1", "model": MODEL, "agent": "triage", "tool": "search", "run_id": "run-1",
-        "usage": {"prompt_tokens": 20, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 2}},
+        "usage": {"prompt_tokens": 20, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 2},
+                  "service_tier": "default"},
+        "service_tier": "default", "units": {"image_size": "1024x1024"},
         "occurred_at": timezone.now().isoformat(), "optimization": {"technique": "compression",
                                                                    "original_tokens": 30},
         "metadata": {"trace": "t-1", "tags": ["a", {"deep": "b"}]},
@@ -236,7 +238,8 @@ def path_cases(client: APIClient, requests) -> list[Case]:
 
 # The text fields of a usage record, each to be spoiled in one record of a batch.
 RECORD_FIELDS = ("request_id", "model", "agent", "tool", "run_id", "user", "optimization.technique",
-                 "metadata.trace", "metadata.tags.1.deep", "metadata (a key)", "occurred_at")
+                 "service_tier", "usage.service_tier", "metadata.trace", "metadata.tags.1.deep", "metadata (a key)",
+                 "occurred_at")
 
 
 def _spoil(record: dict, field: str, bad: str) -> dict:
