@@ -163,6 +163,8 @@ def base_requests(*, alice, staff_client: APIClient, client: APIClient) -> list[
         ("GET", "/api/v1/policy", "/api/v1/policy", None, {"user": alice.username}),
         ("GET", "/api/v1/reports/cost", "/api/v1/reports/cost", None,
          {"format": "summary", "period": "7d", "start": "2024-01-01", "end": "2024-01-31", "user": alice.username}),
+        ("GET", "/api/v1/reports/reconciliation", "/api/v1/reports/reconciliation", None,
+         {"period": "7d", "start": "2024-01-01", "end": "2024-01-31", "user": alice.username}),
         ("GET", "/api/v1/runs/{run_id}", "/api/v1/runs/run-1", None, {"user": alice.username}),
         ("POST", "/api/v1/templates/{name}/render", f"/api/v1/templates/{template.name}/render",
          {"variables": {name: "x" for name in template.variables} or {"v": "x"}, "model": MODEL}, {}),

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.api import bad_input
+
+
+def test_the_case_table_has_a_valid_request_for_every_operation(schema):
+    """A new operation gets its bad-input cases as soon as it is in the schema (or this fails)."""
+    source = Path(bad_input.__file__).read_text()
+    missing = [f"{method.upper()} {path}" for path, method, _ in schema.operations()
+               if f'("{method.upper()}", "{path}"' not in source]
+    assert missing == []
 
 
 @pytest.mark.django_db(transaction=True)
