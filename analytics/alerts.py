@@ -23,8 +23,12 @@ from analytics.delivery import (
     webhook_target,
 )
 from analytics.models import Alert
+from budgets.forecast import budget_figures_forecast, forecast_json, forecast_sentence
+from budgets.labels import budget_label, scope_words
+from budgets.selectors import budget_describe
 from budgets.services import ThresholdCrossing
 from core import events
+from organizations.selectors import organization_member_ids
 from tokens.models import UsageRecord
 
 
@@ -81,11 +85,20 @@ def budget_alerts_raise(*, crossings: list[ThresholdCrossing]) -> list[Alert]:
         budget, threshold = crossing.budget, crossing.threshold
         label = f"{threshold.normalize():f}"
         what = "exhausted" if threshold >= 100 else f"{label}% used"
+        label_of = budget_label(budget_describe(budget))
+        live_event = {
+            "budget": budget.pk, "name": budget.name, "label": label_of, "threshold": label,
+            "percent_used": str(crossing.percent_used), "scope": budget.scope, "period": budget.period,
+            "agent": budget.agent, "run_id": budget.run_id, "organization": budget.organization_id,
+            "project": budget.project_id, "tag": budget.tag,
+            "enforcement": budget.enforcement, "window_start": crossing.window_start.isoformat(),
+        }
+        forecast = budget_figures_forecast(budget=budget)["forecast"]
         alert = alert_raise(
             kind=Alert.KIND_BUDGET_THRESHOLD,
             dedupe_key=f"budget:{budget.pk}:{crossing.window_start:%Y%m%dT%H%M}:{label}",
-            message=f"Budget {budget.pk} ({budget.scope}, {budget.period}) {what}: "
-                    f"{crossing.percent_used}% of its limit",
+            message=f"Budget {budget.pk} \"{label_of}\" ({scope_words(budget.scope)}, {budget.period}) {what}: "
+                    f"{crossing.percent_used}% of its limit. {forecast_sentence(forecast)}",
             user=budget.user if budget.user_id else None,
             severity="critical" if threshold >= 100 else "warning",
             budget_id=budget.pk,
@@ -98,15 +111,16 @@ def budget_alerts_raise(*, crossings: list[ThresholdCrossing]) -> list[Alert]:
                 "limit_tokens": budget.limit_tokens,
                 "limit_usd": str(budget.limit_usd) if budget.limit_usd is not None else None,
                 "enforcement": budget.enforcement,
+                "forecast": forecast_json(forecast),
             },
-            live_event={
-                "budget": budget.pk, "threshold": label, "percent_used": str(crossing.percent_used),
-                "scope": budget.scope, "period": budget.period, "agent": budget.agent, "run_id": budget.run_id,
-                "enforcement": budget.enforcement, "window_start": crossing.window_start.isoformat(),
-            },
+            live_event=live_event,
         )
         if alert is not None:
             raised.append(alert)
+            if budget.organization_id:
+                # An organization's budget alerts its members, and nobody outside it.
+                for user_id in organization_member_ids(organization_id=budget.organization_id):
+                    events.publish(user_id, "budget_alert", live_event)
     return raised
 
 

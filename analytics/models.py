@@ -71,8 +71,14 @@ class DailyUsage(models.Model):
         "usd_saved",
     )
     KEY = ("user_id", "day", "agent", "model", "tool")
+    # Columns set from the rows' records rather than added (analytics.rollups.KEPT says how).
+    KEPT = ("organization_id",)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The organization the spend belongs to (UsageRecord.organization), for an organization's pages.
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     day = models.DateField()
     agent = models.CharField(max_length=100)
     model = models.CharField(max_length=200)
@@ -113,7 +119,10 @@ class DailyUsage(models.Model):
                 fields=["user", "day", "agent", "model", "tool"], name="dailyusage_key_uniq"
             ),
         ]
-        indexes = [models.Index(fields=["day"], name="dailyusage_day_idx")]
+        indexes = [
+            models.Index(fields=["day"], name="dailyusage_day_idx"),
+            models.Index(fields=["organization", "day"], name="dailyusage_org_day_idx"),
+        ]
         ordering = ["-day"]
 
     def __str__(self) -> str:
@@ -125,8 +134,12 @@ class UserDailyUsage(models.Model):
 
     COUNTERS = ("requests", "total_tokens", "cost_usd")
     KEY = ("user_id", "day")
+    KEPT = ("organization_id",)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     day = models.DateField()
     requests = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
@@ -135,10 +148,74 @@ class UserDailyUsage(models.Model):
     class Meta:
         verbose_name_plural = "user daily usage"
         constraints = [models.UniqueConstraint(fields=["user", "day"], name="userdailyusage_key_uniq")]
-        indexes = [models.Index(fields=["day"], name="userdailyusage_day_idx")]
+        indexes = [
+            models.Index(fields=["day"], name="userdailyusage_day_idx"),
+            models.Index(fields=["organization", "day"], name="userdailyusage_org_day_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.user_id}"
+
+
+class RunUsage(models.Model):
+    """Exact totals of one run (user, run_id) over all its records: calls, tokens, cost, first and last call."""
+
+    COUNTERS = ("requests", "total_tokens", "cost_usd")
+    KEY = ("user_id", "run_id")
+    KEPT = ("organization_id", "first_at", "last_at")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    run_id = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requests = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**COST_DIGITS, default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "run usage"
+        constraints = [models.UniqueConstraint(fields=["user", "run_id"], name="runusage_key_uniq")]
+        indexes = [
+            # Top runs of a period: the user's runs active in it (last call at or after its start).
+            models.Index(fields=["user", "last_at"], name="runusage_user_last_idx"),
+            models.Index(fields=["organization", "last_at"], name="runusage_org_last_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} ({self.user_id})"
+
+
+class TechniqueDailyUsage(models.Model):
+    """Per user, UTC day and reported optimization technique: the records that reported it and what they saved."""
+
+    COUNTERS = ("requests", "optimization_failures", "original_tokens", "tokens_saved", "usd_saved")
+    KEY = ("user_id", "day", "technique")
+    KEPT = ("organization_id",)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    day = models.DateField()
+    technique = models.CharField(max_length=100)
+    requests = models.BigIntegerField(default=0)
+    optimization_failures = models.BigIntegerField(default=0)
+    original_tokens = models.BigIntegerField(default=0)
+    tokens_saved = models.BigIntegerField(default=0)
+    usd_saved = models.DecimalField(**COST_DIGITS, default=0)
+
+    class Meta:
+        verbose_name_plural = "technique daily usage"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day", "technique"], name="techniquedailyusage_key_uniq")
+        ]
+        indexes = [models.Index(fields=["day"], name="techniquedailyusage_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id} {self.technique}"
 
 
 class OptimizationPolicy(models.Model):

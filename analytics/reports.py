@@ -114,8 +114,8 @@ def report_detailed(*, user, period: Period) -> dict[str, Any]:
     totals = data["totals"]
     techniques: dict[str, dict[str, Any]] = {}
     for row in selectors.techniques_reported(user=user, period=period):
-        techniques[row["optimization_technique"]] = {
-            "technique": row["optimization_technique"],
+        techniques[row["technique"]] = {
+            "technique": row["technique"],
             "source": "usage_records",
             "requests": row["requests"],
             "original_tokens": row["original"] or 0,

@@ -1,11 +1,17 @@
-"""The rollups: exact per-day totals of the ledger, kept by one rule in SQL.
+"""The rollups: exact totals of the ledger, kept by one rule in SQL.
 
 ``ROLLUP_RULE`` says what each ledger row adds to each counter. The same rule
 feeds the online rollup (``daily_usage_add``: the rows a batch just stored,
 inside the ingestion transaction, one ``INSERT ... SELECT ... ON CONFLICT DO
-UPDATE SET x = x + EXCLUDED.x`` per rollup table) and the rebuild
-(``daily_usage_rebuild``: a date range recomputed from the ledger). A
-rolled-back batch never counts and concurrent batches never lose an update.
+UPDATE SET x = x + EXCLUDED.x`` per rollup table, in the fixed order of
+``ROLLUPS``) and the rebuild (``daily_usage_rebuild``: a date range recomputed
+from the ledger). A rolled-back batch never counts and concurrent batches never
+lose an update.
+
+The rollup tables: ``DailyUsage`` (user, day, agent, model, tool),
+``UserDailyUsage`` (user, day), ``RunUsage`` (user, run_id: a run's calls,
+tokens, cost, first and last call) and ``TechniqueDailyUsage`` (user, day,
+reported optimization technique).
 """
 
 from __future__ import annotations
@@ -18,12 +24,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, DecimalField, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
-from analytics.models import DailyUsage, UserDailyUsage
+from analytics.models import DailyUsage, RunUsage, TechniqueDailyUsage, UserDailyUsage
 from core.db import insert_sql
 from core.money import PER_MILLION
 from tokens.counts import PROMPT_FIELDS, TOKEN_FIELDS
@@ -80,18 +100,36 @@ def _rule() -> dict[str, Any]:
 
 ROLLUP_RULE = _rule()
 
+# Every rollup table, in the order a transaction writes (and so locks) them.
+ROLLUPS = (DailyUsage, UserDailyUsage, RunUsage, TechniqueDailyUsage)
+# Which ledger rows a table counts (all, unless named here).
+_LEDGER_ROWS = {RunUsage: ~Q(run_id=""), TechniqueDailyUsage: ~Q(optimization_technique="")}
+# Key columns that are not ledger columns.
+_KEY_EXPRESSIONS = {"day": TruncDate("occurred_at"), "technique": F("optimization_technique")}
+# The columns kept rather than added: their aggregate over the rows and how a conflict merges it.
+_KEPT = {
+    # A row's organization is its records' (a user's rows of one key share one organization).
+    "organization_id": (Max("organization_id"), "first"),
+    "first_at": (Min("occurred_at"), "least"),
+    "last_at": (Max("occurred_at"), "greatest"),
+}
+
 
 def _signed(aggregate, sign: int):
     return aggregate if sign == 1 else aggregate * Value(sign)
 
 
 def _rollup_select(ledger: QuerySet[UsageRecord], model, *, sign: int = 1) -> tuple[str, list]:
-    """``SELECT <model's key>, <its counters by the rule> FROM <ledger rows> GROUP BY key ORDER BY key``."""
+    """``SELECT <model's key>, <its counters by the rule>, <kept columns> FROM <ledger rows> GROUP BY key
+    ORDER BY key``."""
+    if model in _LEDGER_ROWS:
+        ledger = ledger.filter(_LEDGER_ROWS[model])
     grouped = (
-        ledger.annotate(day=TruncDate("occurred_at"))
+        ledger.annotate(**{name: _KEY_EXPRESSIONS[name] for name in model.KEY if name in _KEY_EXPRESSIONS})
         .values(*model.KEY)
         # Aggregates are named apart from the ledger's columns they read.
         .annotate(**{f"sum_{name}": _signed(ROLLUP_RULE[name], sign) for name in model.COUNTERS})
+        .annotate(**{f"kept_{name}": _KEPT[name][0] for name in model.KEPT})
         # Sorted keys: concurrent batches lock rollup rows in one order and never deadlock.
         .order_by(*model.KEY)
     )
@@ -99,13 +137,18 @@ def _rollup_select(ledger: QuerySet[UsageRecord], model, *, sign: int = 1) -> tu
     return sql, list(params)
 
 
+def _statement(model, source: str, *, add: bool = True) -> str:
+    columns = (*model.KEY, *model.COUNTERS, *model.KEPT)
+    if not add:
+        return insert_sql(model, columns, source)
+    return insert_sql(model, columns, source, conflict=model.KEY, add=model.COUNTERS,
+                      keep={name: _KEPT[name][1] for name in model.KEPT})
+
+
 def _rollup_into(model, ledger: QuerySet[UsageRecord], *, sign: int = 1, add: bool = True) -> int:
     sql, params = _rollup_select(ledger, model, sign=sign)
-    columns = (*model.KEY, *model.COUNTERS)
-    statement = (insert_sql(model, columns, sql, conflict=model.KEY, add=model.COUNTERS) if add
-                 else insert_sql(model, columns, sql))
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(_statement(model, sql, add=add), params)
         return cursor.rowcount
 
 
@@ -113,7 +156,7 @@ class _Ids:
     """Where the ids go in a compiled online rollup statement (found by identity among its params)."""
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=32)
 def _online_statement(model, sign: int, vendor: str, zone: str) -> tuple[str, tuple, int]:
     """The online rollup of ``model`` for a set of ledger ids, compiled once: (sql, params, ids' index).
 
@@ -125,54 +168,72 @@ def _online_statement(model, sign: int, vendor: str, zone: str) -> tuple[str, tu
     ids = (RawSQL("SELECT unnest(%s::uuid[])", [marker]) if vendor == "postgresql"
            else RawSQL("SELECT value FROM json_each(%s)", [marker]))
     sql, params = _rollup_select(UsageRecord.objects.filter(pk__in=ids), model, sign=sign)
-    columns = (*model.KEY, *model.COUNTERS)
-    statement = insert_sql(model, columns, sql, conflict=model.KEY, add=model.COUNTERS)
     (index,) = [i for i, param in enumerate(params) if param is marker]
-    return statement, tuple(params), index
+    return _statement(model, sql), tuple(params), index
 
 
 def daily_usage_add(*, record_ids: Iterable, sign: int = 1) -> None:
-    """Add stored records to the daily rollups (``sign=-1`` takes them out, as before a reprice)."""
-    ids = list(record_ids)
+    """Add stored records to every rollup (``sign=-1`` takes them out, as before a reprice).
+
+    One statement per rollup table for a batch (up to 1000 records), tables in ``ROLLUPS`` order,
+    keys sorted within each: two batches lock the rows they share in the same order.
+    """
+    ids = sorted(record_ids)
     if not ids:
         return
     vendor, zone = connection.vendor, timezone.get_current_timezone_name()
     for start in range(0, len(ids), _IDS_CHUNK):
         chunk = ids[start : start + _IDS_CHUNK]
         value = chunk if vendor == "postgresql" else json.dumps([getattr(i, "hex", i) for i in chunk])
-        for model in (DailyUsage, UserDailyUsage):
+        statements = []
+        for model in ROLLUPS:
             statement, params, index = _online_statement(model, sign, vendor, zone)
             params = list(params)
             params[index] = value
-            with connection.cursor() as cursor:
-                cursor.execute(statement, params)
+            statements.append((statement, params))
+        with connection.cursor() as cursor:
+            if vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("server_side_binding"):
+                # One round trip (client-side binding sends both at once): the first statement locks the
+                # user's rollup rows until commit, and each round trip while they are held is waited out
+                # by every concurrent ingestion of that user.
+                cursor.execute("; ".join(s for s, _ in statements), [p for _, ps in statements for p in ps])
+            else:
+                for statement, params in statements:
+                    cursor.execute(statement, params)
 
 
 def daily_usage_rebuild(*, start: date, end: date, user=None) -> int:
     """Recompute the rollups of UTC days ``start``..``end`` (inclusive) from the ledger.
 
-    Restart-safe: the rows of the range are replaced in one transaction. On
-    PostgreSQL the rollup tables are locked against concurrent upserts first, so
-    a batch ingested meanwhile is either in the recomputed totals or added on
-    top after the rebuild commits, never both. Returns the number of rows.
+    Restart-safe: the rows of the range are replaced in one transaction. A run with a record in
+    the range is recomputed whole (from all its records). On PostgreSQL the rollup tables are
+    locked against concurrent upserts first, so a batch ingested meanwhile is either in the
+    recomputed totals or added on top after the rebuild commits, never both. Returns the number
+    of DailyUsage rows.
     """
     since = datetime.combine(start, time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in ROLLUPS)
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"LOCK TABLE {connection.ops.quote_name(DailyUsage._meta.db_table)}, "
-                    f"{connection.ops.quote_name(UserDailyUsage._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE"
-                )
+                cursor.execute(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE")
+                # Grouping millions of ledger rows: a maintenance job, given room to sort in memory.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         ledger = UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
         if user is not None:
             ledger = ledger.filter(user=user)
         rows = {}
-        for model in (DailyUsage, UserDailyUsage):
-            stale = model.objects.filter(day__gte=start, day__lte=end)
-            if user is not None:
-                stale = stale.filter(user=user)
-            stale.delete()
-            rows[model] = _rollup_into(model, ledger, add=False)
+        for model in ROLLUPS:
+            if model is RunUsage:
+                touched = ledger.filter(user_id=OuterRef("user_id"), run_id=OuterRef("run_id"))
+                RunUsage.objects.filter(Exists(touched)).delete()
+                source = UsageRecord.objects.filter(Exists(touched))
+            else:
+                stale = model.objects.filter(day__gte=start, day__lte=end)
+                if user is not None:
+                    stale = stale.filter(user=user)
+                stale.delete()
+                source = ledger
+            rows[model] = _rollup_into(model, source, add=False)
     return rows[DailyUsage]

@@ -20,6 +20,7 @@ from django.db.models import Sum
 from analytics.alerts import alert_raise
 from analytics.models import Alert, DailyUsage
 from analytics.selectors import budgets_for
+from budgets.forecast import forecast_attach_one, forecast_json, forecast_sentence
 from tokens.models import UsageRecord
 
 SPIKE_FACTOR = Decimal(3)
@@ -77,18 +78,22 @@ def rule_budget_above_90(*, users, now: datetime) -> list[Alert]:
                 continue
             start = budget.get("window_start")
             window = f"{start:%Y%m%dT%H%M}" if start else "lifetime"
+            dedupe_key = f"budget:{budget['id']}:{window}:90"
+            if Alert.objects.filter(dedupe_key=dedupe_key).exists():
+                continue
+            forecast = forecast_attach_one(budget_id=budget["id"], item=budget, now=now)
             alert = _notify(
                 user,
                 kind=Alert.KIND_BUDGET_THRESHOLD,
                 severity="critical" if Decimal(percent) >= 100 else "warning",
-                dedupe_key=f"budget:{budget['id']}:{window}:90",
+                dedupe_key=dedupe_key,
                 message=f"Budget {budget['id']} ({budget.get('scope')}, {budget.get('period')}) is at "
-                f"{Decimal(percent):.1f}% of its limit.",
+                f"{Decimal(percent):.1f}% of its limit. {forecast_sentence(forecast)}",
                 window_start=start,
                 figures={
                     name: (str(budget.get(name)) if budget.get(name) is not None else None)
                     for name in ("spent_usd", "limit_usd", "spent_tokens", "limit_tokens")
-                },
+                } | {"forecast": forecast_json(forecast)},
                 budget_id=budget["id"],
                 threshold=BUDGET_PERCENT,
                 percent_used=Decimal(percent),

@@ -1,16 +1,16 @@
 """Reads of the analytics app: dashboards and reports come from the DailyUsage rollup.
 
-Everything a page shows for a period is derived from ONE grouped query over
-the user's rollup rows (a few thousand at most), plus one query each for
-savings, top runs and the policy, so a page costs the same at 1M or 10M
+Everything a page shows for a period is derived from three grouped queries
+over the user's rollup rows (by day and agent, by model, by tool:
+``analytics.breakdown``), plus one query each for
+savings, top runs (the run rollup) and the policy, so a page costs the same at 1M or 10M
 ledger rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,42 +18,19 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from analytics import run_selectors
+from analytics.breakdown import rollup_breakdown
 from analytics.models import Alert, DailyUsage, OptimizationPolicy, UserDailyUsage
+from analytics.periods import Period
 from budgets.labels import budget_label
 from budgets.selectors import budgets_for_user
-from core.money import ZERO
+from core.money import ZERO, dollars
 from optimization.models import SavingsRecord
 from tokens.counts import COMPLETION_FIELDS, PROMPT_FIELDS
-from tokens.models import UsageRecord
 from tokens.selectors import unpriced_models
 
 PERIOD_CHOICES = (7, 30, 90)
 MAX_PERIOD_DAYS = 366
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date  # inclusive
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @property
-    def since(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=UTC)
-
-    @property
-    def until(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
-
-    @property
-    def label(self) -> str:
-        return f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days}
 
 
 class PeriodError(ValueError):
@@ -189,30 +166,13 @@ def savings_by_source(*, user, period: Period) -> dict[str, dict[str, Any]]:
 
 
 def techniques_reported(*, user, period: Period) -> list[dict[str, Any]]:
-    """Optimization techniques reported on usage records of the period (ledger, indexed by user+time)."""
-    return list(
-        UsageRecord.objects.filter(user=user, occurred_at__gte=period.since, occurred_at__lt=period.until)
-        .exclude(optimization_technique="")
-        .values("optimization_technique")
-        .annotate(requests=Count("id"), original=Sum("original_tokens"))
-        .order_by("-requests")[:20]
-    )
+    """Optimization techniques reported on usage records of the period (the technique rollup)."""
+    return run_selectors.techniques_reported(user=user, start=period.start, end=period.end)
 
 
 def top_runs(*, user, period: Period, limit: int = 10) -> list[dict[str, Any]]:
-    """The period's most expensive runs of the user."""
-    return list(
-        UsageRecord.objects.filter(user=user, occurred_at__gte=period.since, occurred_at__lt=period.until)
-        .exclude(run_id="")
-        .values("run_id")
-        .annotate(
-            cost_usd=Sum("cost_usd"),
-            total_tokens=Sum("total_tokens"),
-            requests=Count("id"),
-            agents=Count("agent", distinct=True),
-        )
-        .order_by("-cost_usd", "-total_tokens")[:limit]
-    )
+    """The period's most expensive runs of the user (the run rollup)."""
+    return run_selectors.top_runs(user=user, since=period.since, until=period.until, limit=limit)
 
 
 def budgets_for(*, user) -> list[dict[str, Any]]:
@@ -239,7 +199,7 @@ def recommendations(
             {
                 "kind": "model",
                 "text": f"Route {policy.current_model} calls to {policy.suggested_model} (same provider): "
-                f"estimated ${policy.estimated_savings_usd.quantize(Decimal('0.01'))} less over 30 days "
+                f"estimated {dollars(policy.estimated_savings_usd)} less over 30 days "
                 "with the other levers of your policy.",
             }
         )
@@ -307,8 +267,8 @@ def recommendations(
 
 def dashboard_data(*, user, period: Period) -> dict[str, Any]:
     """Everything /dashboard/ shows for ``user`` in ``period``."""
-    rows = rollup_rows(user=user, period=period)
-    breakdown = usage_breakdown(rows=rows, period=period)
+    rows = DailyUsage.objects.filter(user=user, day__gte=period.start, day__lte=period.end)
+    breakdown = rollup_breakdown(rows=rows, period=period)
     savings = savings_by_source(user=user, period=period)
     policy = policy_for(user=user)
     budgets = budgets_for(user=user)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from analytics.models import DailyUsage, OptimizationPolicy
+from analytics.models import Alert, DailyUsage, OptimizationPolicy
 from analytics.optimizer import policy_recommend
 
 
@@ -62,3 +62,12 @@ def policy_unpin(*, policy: OptimizationPolicy) -> OptimizationPolicy:
     OptimizationPolicy.objects.filter(pk=policy.pk).update(pinned=False, pinned_by=None)
     policy.refresh_from_db()
     return policy
+
+
+def alert_acknowledge(*, alert: Alert, by) -> Alert:
+    """Mark an alert seen; acknowledging twice keeps the first time and person (idempotent)."""
+    Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=by
+    )
+    alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
+    return alert

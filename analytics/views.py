@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from analytics import reports, selectors
 from analytics.metrics import metrics_render
+from analytics.org_selectors import orgs_managed_by
+from budgets.forecast import forecasts_for_items
 from tokens.counts import COMPLETION_FIELDS, PROMPT_FIELDS
 
 PALETTE = ["#3b5bdb", "#0ca678", "#f59f00", "#e8590c", "#ae3ec9", "#1098ad", "#868e96"]
@@ -36,6 +38,24 @@ def _top_with_other(items: list[dict[str, Any]], value: str, limit: int) -> list
     head = [(item["key"] or "(none)", float(item[value])) for item in items[:limit]]
     rest = sum(float(item[value]) for item in items[limit:])
     return head + ([("other", rest)] if rest else [])
+
+
+def cache_figures(*, totals: dict[str, Any], netra_cache_events: int) -> dict[str, Any]:
+    """One count of cache hits for both cache tiles (docs/analytics.md, "Cache tiles").
+
+    Responses served by Netra's response cache never reach a model, so they have
+    no usage record: they are added to the calls and to the hits here, so the
+    hit rate and "saved by cache" count the same events.
+    """
+    requests = totals["requests"] + netra_cache_events
+    hits = totals["cache_hits"] + netra_cache_events
+    return {
+        "requests": requests,
+        "hits": hits,
+        "netra_hits": netra_cache_events,
+        "call_hits": totals["cache_hits"],
+        "rate": Decimal(hits) / requests if requests else None,
+    }
 
 
 def chart_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +85,9 @@ def chart_data(data: dict[str, Any]) -> dict[str, Any]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     period, error = _period(request)
     data = selectors.dashboard_data(user=request.user, period=period)
+    data["budgets"] = forecasts_for_items(items=data["budgets"])
     total_savings = data["savings"]["optimization_usd"] + data["savings"]["cache_usd"]
+    cache = cache_figures(totals=data["totals"], netra_cache_events=data["savings"]["cache_events"])
     return render(
         request,
         "dashboard.html",
@@ -74,6 +96,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "error": error,
             "choice": request.GET.get("period", "30d") if not error else "30d",
             "charts": chart_data(data),
+            "has_spend": any(item["cost_usd"] for item in data["breakdown"]["by_model"]),
+            "has_tokens": any(item["total_tokens"] for item in data["breakdown"]["by_tool"]),
+            "cache": cache,
+            "organizations": orgs_managed_by(user=request.user),
             "total_savings": total_savings,
             "prompt_tokens": sum(data["totals"][f] for f in PROMPT_FIELDS),
             "completion_tokens": sum(data["totals"][f] for f in COMPLETION_FIELDS),

@@ -4,18 +4,15 @@ from decimal import Decimal
 
 from django import template
 
+from core.money import dollars
+
 register = template.Library()
 
 
 @register.filter
 def usd(value) -> str:
-    """$1,234.56; small amounts keep four significant decimals ($0.0042)."""
-    if value is None or value == "":
-        return "–"
-    amount = Decimal(value)
-    if amount != 0 and abs(amount) < 1:
-        return f"${amount:,.4f}"
-    return f"${amount:,.2f}"
+    """Money the one way (core.money.dollars): $1,234.56, $0.8527, <$0.0001, $0.00."""
+    return dollars(value)
 
 
 @register.filter
@@ -51,3 +48,9 @@ def clamp100(percent) -> str:
     if percent is None:
         return "0"
     return str(min(max(Decimal(percent), Decimal(0)), Decimal(100)).quantize(Decimal("0.1")))
+
+
+@register.filter
+def getitem(mapping, key):
+    """``row|getitem:"user__username"``: a dict value by a key held in a variable."""
+    return mapping.get(key)

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from analytics import rules
 from analytics.models import Alert
 from analytics.rules import alerts_evaluate, rule_daily_spike, rule_hourly_spike
 from analytics.tasks import alerts_evaluate as alerts_task
+from budgets.services import budget_create
 from core import events
 from tests.analytics.conftest import post_usage
 
@@ -98,39 +98,26 @@ def test_low_cache_hit_rate_and_optimization_failures(user, acme, settings):
 
 
 @pytest.mark.django_db
-def test_budget_above_90_percent(user, acme, monkeypatch):
-
+def test_budget_above_90_percent(user, staff_user, acme):
+    post_usage(user, occurred_at=_at(0))  # $0.013: 1000 x $10/1M + 100 x $30/1M
+    # No thresholds of their own, so only the 90% rule alerts; created after the usage (backfilled).
+    high = budget_create(by=staff_user, user=user, period="day", timezone="UTC", limit_usd=Decimal("0.0142"),
+                         thresholds=[])
+    budget_create(by=staff_user, user=user, period="day", timezone="UTC", limit_usd=Decimal("0.026"), thresholds=[])
     window = _at(0)
-    budgets = [
-        {
-            "id": 7,
-            "scope": "user",
-            "period": "day",
-            "percent_used": Decimal("91.5"),
-            "window_start": window,
-            "spent_usd": Decimal("9.15"),
-            "limit_usd": Decimal(10),
-            "spent_tokens": 0,
-            "limit_tokens": None,
-        },
-        {
-            "id": 8,
-            "scope": "user",
-            "period": "day",
-            "percent_used": Decimal("50"),
-            "window_start": window,
-            "spent_usd": Decimal(5),
-            "limit_usd": Decimal(10),
-            "spent_tokens": 0,
-            "limit_tokens": None,
-        },
-    ]
-    monkeypatch.setattr(rules, "budgets_for", lambda *, user: budgets)
-    post_usage(user, occurred_at=_at(0))
-    raised = alerts_evaluate(now=_now())
+    now = _now()
+    raised = alerts_evaluate(now=now)
     assert [(a.kind, a.budget_id, a.threshold, a.percent_used, a.dedupe_key) for a in raised] == [
-        ("budget_threshold", 7, Decimal(90), Decimal("91.50"), f"budget:7:{window:%Y%m%dT%H%M}:90")
+        ("budget_threshold", high.pk, Decimal(90), Decimal("91.55"), f"budget:{high.pk}:{window:%Y%m%dT%H%M}:90")
     ]
+    forecast = raised[0].figures["forecast"]
+    assert forecast["basis"]["spent_usd"] == "0.013"
+    assert forecast["basis"]["start"] == window.isoformat()
+    assert forecast["basis"]["end"] == now.isoformat()
+    hours = max(Decimal((now - window).total_seconds()) / 3600, Decimal(1))
+    assert forecast["basis"]["usd_per_hour"] == str((Decimal("0.013") / hours).quantize(Decimal("1e-12")).normalize())
+    assert raised[0].message.startswith(f"Budget {high.pk} (user, day) is at 91.6% of its limit. Forecast at ")
+    assert "by the window's end; " in raised[0].message
     assert alerts_evaluate(now=_now()) == []
 
 
