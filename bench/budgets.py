@@ -9,11 +9,14 @@ One cycle is what an agent does per model call: ``POST /budgets/check`` with
 commit). Measured with 1, 8 and 32 concurrent agents, on one hot budget
 (every agent shares it) and on 32 budgets (agent i uses budget i mod 32),
 twice: calling the services directly from threads, and through HTTP against
-daphne. Beside them, the raw conditional UPDATE of a counter row
+the serving set ``make serve`` starts (gunicorn, ``--servers`` HTTP processes).
+Beside them, the raw conditional UPDATE of a counter row
 (``... WHERE consumed + n <= limit``, ../shared/LIMITS.md) in the same run.
 
 After every run it verifies: no budget's committed + live reserved passes its
 limit, every window counter equals the ledger's sum, and no hold is left.
+The framework floor (a 401 touching no table; wrk, 8 connections) is measured on
+the same server after each HTTP run: a cycle is two requests.
 Runtime is bounded: about 3 s per measurement (``--seconds``), ~2 minutes total.
 At most BENCH_MAX_CONNECTIONS (16) PostgreSQL connections per side: the server
 is shared, so 32 agents queue on a pool, for the services and the raw baseline alike.
@@ -25,6 +28,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,7 +71,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.db.models import Sum  # noqa: E402
-from harness import free_port, percentile, wait_for_port  # noqa: E402
+from harness import ServeSet, percentile  # noqa: E402
 
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold  # noqa: E402
 from budgets.selectors import budget_figures  # noqa: E402
@@ -280,30 +284,27 @@ def raw_update(agents: int, seconds: float, rows: int) -> dict:
             conn.execute("DROP TABLE IF EXISTS bench_budgets_raw")
 
 
-def start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
-    procs, ports = [], []
-    # Each server gets a small pool too (daphne runs views on worker threads; without a pool each
-    # thread would keep its own connection).
+def start_servers(count: int) -> tuple[ServeSet, Path]:
+    """The serving set with ``count`` HTTP processes, each with a small pool (the server is shared)."""
     settings_dir = Path(tempfile.mkdtemp(prefix="bench-budgets-"))
     (settings_dir / "bench_budgets_settings.py").write_text(
         "from netra_site.settings import *  # noqa\n"
         "DATABASES['default']['CONN_MAX_AGE'] = 0\n"
         "DATABASES['default'].setdefault('OPTIONS', {})['pool'] = "
-        f"{{'min_size': 1, 'max_size': {max(2, MAX_CONNECTIONS // count)}, 'timeout': 60}}\n"
+        f"{{'min_size': 1, 'max_size': {max(4, MAX_CONNECTIONS // count)}, 'timeout': 60}}\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench_budgets_settings",
-           "PYTHONPATH": f"{settings_dir}{os.pathsep}{ROOT}"}
-    for _ in range(count):
-        port = free_port()
-        procs.append(subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
-             "netra_site.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab")))
-        ports.append(port)
-    for port in ports:
-        wait_for_port(port, procs=procs)
-    procs[0].settings_dir = settings_dir  # removed with the servers
-    return procs, ports
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="bench_budgets_settings", PYTHONPATH=f"{settings_dir}{os.pathsep}{ROOT}")
+    return ServeSet(env=env, workers=count), settings_dir
+
+
+def floor_rate(port: int, seconds: int = 3) -> float | None:
+    """Requests/s of a 401 (GET /api/v1/usage without a key) from wrk, 8 connections; None without wrk."""
+    if not shutil.which("wrk"):
+        return None
+    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", f"http://127.0.0.1:{port}/api/v1/usage"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement (default 3)")
     parser.add_argument("--agents", default="1,8,32")
-    parser.add_argument("--servers", type=int, default=2, help="daphne processes for the HTTP runs")
+    parser.add_argument("--servers", type=int, default=2, help="HTTP processes (gunicorn workers)")
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -326,11 +327,13 @@ def main() -> int:
     agents_list = [int(a) for a in args.agents.split(",")]
     rows = []
     all_ok = True
-    procs: list[subprocess.Popen] = []
+    server, settings_dir, floors = None, None, {}
     try:
         ports: list[int] = []
         if not args.skip_http:
-            procs, ports = start_servers(args.servers)
+            server, settings_dir = start_servers(args.servers)
+            server.wait_listening()
+            ports = [server.port]
         for layout in ("hot", "spread"):
             for agents in agents_list:
                 raw = raw_update(agents, args.seconds, 1 if layout == "hot" else 32)
@@ -346,6 +349,9 @@ def main() -> int:
                     check = verify(list({o[1].pk: o[1] for o in owners}.values()))
                     all_ok &= check["ok"] and not result["errors"]
                     rows.append((mode, layout, agents, result, check))
+                    if mode == "http":  # the stack's own ceiling on the same server, right after
+                        floors[(layout, agents)] = floor_rate(server.port)
+                        print(f"floor: {floors[(layout, agents)]} requests/s (401, 8 connections)", flush=True)
                     print(f"{mode:10} {layout:6} {agents:>2} agents: {result['per_s']:8.0f}/s "
                           f"p50 {result['p50_ms']:6.1f} ms p99 {result['p99_ms']:6.1f} ms "
                           f"denied {result['denied']} "
@@ -367,16 +373,14 @@ def main() -> int:
                           f"p50 {result['p50_ms']:6.1f} ms p99 {result['p99_ms']:6.1f} ms {result['errors']}",
                           flush=True)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
-        if procs:
-            shutil.rmtree(procs[0].settings_dir, ignore_errors=True)
+        if server is not None:
+            server.stop()
+            shutil.rmtree(settings_dir, ignore_errors=True)
         cleanup()
     print()
-    print("| driver | budgets | agents | cycles/s | p50 ms | p99 ms | check p50 | commit p50 | vs raw | overspend |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| driver | budgets | agents | cycles/s | p50 ms | p99 ms | check p50 | commit p50 | vs raw | vs floor "
+          "| overspend |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     raw_rate = {(r[1], r[2]): r[3]["per_s"] for r in rows if r[0] == "raw UPDATE"}
     for mode, layout, agents, res, check in rows:
         base = raw_rate[("hot" if layout == "none" else layout, agents)]
@@ -385,8 +389,10 @@ def main() -> int:
                                                               f"{res['commit_p50_ms']:.1f}")
         verdict = "" if check is None else ("none" if check["ok"] else "FAILED")
         label = {"hot": "1 hot", "spread": "32", "none": "none"}[layout]
+        floor = floors.get((layout, agents)) if mode == "http" else None
+        vs_floor = f"{res['per_s'] / floor * 100:.0f}% of {floor:,.0f}" if floor else ""
         print(f"| {mode} | {label} | {agents} | {res['per_s']:.0f} | {res['p50_ms']:.1f} | {res['p99_ms']:.1f} "
-              f"| {split[0]} | {split[1]} | {ratio} | {verdict} |")
+              f"| {split[0]} | {split[1]} | {ratio} | {vs_floor} | {verdict} |")
     return 0 if all_ok else 1
 
 

@@ -12,9 +12,11 @@ What it does, in at most about three minutes:
 
 1. drops and recreates the bench database, migrates it, imports the default
    catalog (``manage.py import_prices``) and creates a bench user with a key;
-2. serves ``netra_site.asgi:application`` with ``--workers`` daphne processes
-   (DEBUG=False, SECRET_KEY and ALLOWED_HOSTS set) sharing one listening
-   socket on 127.0.0.1, so the kernel spreads connections over them;
+2. starts the production serving set as ``make serve`` does (``python -m
+   netra_site.serve``: gunicorn on the HTTP port with ``--workers`` processes,
+   daphne on the WebSocket port; DEBUG=False, SECRET_KEY and ALLOWED_HOSTS
+   set), or with ``--server daphne`` ``--workers`` daphne processes sharing
+   one port (SO_REUSEPORT), the embedded server, for comparison;
 3. per round, measures, interleaved so drift hits both sides alike:
    - raw single: 8 threads, one psycopg connection each, one INSERT per
      transaction of a row cloned from one the server stored (same table,
@@ -26,7 +28,7 @@ What it does, in at most about three minutes:
 4. checks every posted record is stored exactly once, prints the medians and
    the ratios against the targets (single >= 25% of raw, batch >= 50%).
 
-``--profile DIR`` also records a py-spy profile of the daphne workers during
+``--profile DIR`` also records a py-spy profile of the HTTP workers during
 one extra single-post and one batch phase (needs ``pip install py-spy``).
 """
 
@@ -48,7 +50,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from harness import Server
+from harness import Server, ServeSet
 from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,8 +124,16 @@ class RawRows:
         return row
 
 
-def raw_single(url: str, rows: RawRows, *, seconds: float, prefix: str) -> tuple[float, int]:
-    """One INSERT per transaction on CLIENTS connections for ``seconds``."""
+HOT_UPSERT = ("INSERT INTO bench_hot_counter (id, n) VALUES (1, 1) "
+              "ON CONFLICT (id) DO UPDATE SET n = bench_hot_counter.n + 1")
+
+
+def raw_single(url: str, rows: RawRows, *, seconds: float, prefix: str, hot: bool = False) -> tuple[float, int]:
+    """One INSERT per transaction on CLIENTS connections for ``seconds``; with ``hot``, each transaction also
+    upserts one shared counter row, as every post of one user upserts that user's daily rollup rows."""
+    if hot:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS bench_hot_counter (id int PRIMARY KEY, n bigint NOT NULL)")
     counts = [0] * CLIENTS
     conns = [psycopg.connect(url) for _ in range(CLIENTS)]
     start_line = threading.Barrier(CLIENTS + 1)
@@ -135,6 +145,8 @@ def raw_single(url: str, rows: RawRows, *, seconds: float, prefix: str) -> tuple
         while not stop.is_set():
             n += 1
             conn.execute(rows.sql, rows.row(f"{prefix}-{i}-{n}"))
+            if hot:
+                conn.execute(HOT_UPSERT)
             conn.commit()
         counts[i] = n
 
@@ -170,8 +182,10 @@ def raw_batch(url: str, rows: RawRows, *, batches: int, prefix: str) -> tuple[fl
 
 
 def app_single(port: int, key: str, *, seconds: float, prefix: str) -> tuple[float, int, dict]:
+    """wrk posting single records; with several comma-joined keys, one wrk thread (user) per key."""
+    threads = max(2, key.count(",") + 1)
     proc = subprocess.run(
-        ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "10s", "-s", WRK_SCRIPT,
+        ["wrk", f"-t{threads}", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "10s", "-s", WRK_SCRIPT,
          f"http://127.0.0.1:{port}/api/v1/usage", "--", key, prefix],
         capture_output=True, text=True,
     )
@@ -233,12 +247,12 @@ def profile(server: Server, out_dir: Path, seconds: float, work) -> list[str]:
     pyspy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
     out_dir.mkdir(parents=True, exist_ok=True)
     files, spies = [], []
-    for proc in server.procs:
+    for pid in server.http_pids():
         # Collapsed stacks of the thread holding the GIL (where Python CPU goes), one line
         # per stack with its sample count, for bench/profile_summary.py.
-        path = out_dir / f"daphne-{proc.pid}.txt"
+        path = out_dir / f"worker-{pid}.txt"
         spies.append(subprocess.Popen(
-            [pyspy, "record", "--pid", str(proc.pid), "--duration", str(int(seconds) + 2), "--rate", "250",
+            [pyspy, "record", "--pid", str(pid), "--duration", str(int(seconds) + 2), "--rate", "250",
              "--format", "raw", "--gil", "--output", str(path), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         ))
@@ -257,11 +271,15 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/netra_ingest",
                         help="bench database; DROPPED and recreated")
     parser.add_argument("--redis-url", default="", help="REDIS_URL for the server (default: none)")
-    parser.add_argument("--workers", type=int, default=2, help="daphne processes")
+    parser.add_argument("--server", choices=("serve", "daphne"), default="serve",
+                        help="serve: make serve's set (gunicorn HTTP); daphne: daphne processes on one port")
+    parser.add_argument("--workers", type=int, default=2, help="HTTP processes (gunicorn workers or daphnes)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--duration", type=int, default=5, help="seconds per single-post phase")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=8, help="1000-record batches per batch phase")
+    parser.add_argument("--users", type=int, default=1, choices=(1, 2, 4, 8),
+                        help="single posts from this many users (1: every post updates one user's rollup rows)")
     parser.add_argument("--profile", metavar="DIR", help="also write py-spy profiles of the workers here")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -281,11 +299,15 @@ def main() -> None:
     run([PYTHON, "manage.py", "import_prices"], env)
     key = run([PYTHON, "manage.py", "create_api_key", "bench", "--create-user", "--name", "bench"],
               env).strip().splitlines()[-1]
+    single_key = ",".join([key] + [
+        run([PYTHON, "manage.py", "create_api_key", f"bench{i}", "--create-user", "--name", "bench"],
+            env).strip().splitlines()[-1] for i in range(1, args.users)])
     print(f"set-up (database, migrate, catalog, key): {time.monotonic() - t0:.1f}s", flush=True)
 
-    server = Server(env=env, workers=args.workers, port=args.port)
+    server = (ServeSet(env=env, workers=args.workers, port=args.port) if args.server == "serve"
+              else Server(env=env, workers=args.workers, port=args.port))
     results: dict[str, list[float]] = {
-        "raw_single": [], "app_single": [], "raw_batch": [], "app_batch": [], "app_floor": []
+        "raw_single": [], "raw_hot": [], "app_single": [], "raw_batch": [], "app_batch": [], "app_floor": []
     }
     expected: dict[str, int] = {}
     latencies = []
@@ -298,7 +320,9 @@ def main() -> None:
         for r in range(args.rounds):
             for name, fn in (
                 ("raw_single", lambda p: raw_single(args.database_url, rows, seconds=args.duration, prefix=p)),
-                ("app_single", lambda p: app_single(server.port, key, seconds=args.duration, prefix=p)),
+                ("raw_hot", lambda p: raw_single(args.database_url, rows, seconds=args.duration, prefix=p,
+                                                 hot=True)),
+                ("app_single", lambda p: app_single(server.port, single_key, seconds=args.duration, prefix=p)),
                 ("raw_batch", lambda p: raw_batch(args.database_url, rows, batches=args.batches, prefix=p)),
                 ("app_batch", lambda p: app_batch(server.port, key, batches=args.batches, prefix=p)),
                 ("app_floor", lambda p: (app_floor(server.port, seconds=3), 0)),
@@ -340,16 +364,19 @@ def main() -> None:
     p50 = statistics.median(x["p50"] for x in latencies) / 1000
     p99 = statistics.median(x["p99"] for x in latencies) / 1000
     print()
-    print(f"median of {args.rounds} rounds (ratio: median of per-round ratios), {args.workers} daphne worker(s), "
-          "every record stored exactly once")
+    print(f"median of {args.rounds} rounds (ratio: median of per-round ratios), "
+          f"{args.workers} {args.server} HTTP worker(s), every record stored exactly once")
     print("| path | records/s | raw psycopg, same rows | ratio | target |")
     print("|---|---|---|---|---|")
-    print(f"| single posts, {CLIENTS} clients (wrk; p50 {p50:.1f} ms, p99 {p99:.1f} ms) | "
+    print(f"| single posts, {CLIENTS} clients, {args.users} user(s) (wrk; p50 {p50:.1f} ms, p99 {p99:.1f} ms) | "
           f"{med['app_single']:,.0f} | {med['raw_single']:,.0f} (1 INSERT/txn, {CLIENTS} conns) | "
           f"{single:.0%} | >= 25% {'met' if single >= 0.25 else 'MISSED'} |")
     print(f"| {BATCH}-record batches, 1 client | {med['app_batch']:,.0f} | "
           f"{med['raw_batch']:,.0f} (executemany {BATCH}/txn) | {batch:.0%} | "
           f">= 50% {'met' if batch >= 0.5 else 'MISSED'} |")
+    print(f"| raw: the same INSERT plus an upsert of one shared counter row per transaction, {CLIENTS} conns | "
+          f"{med['raw_hot']:,.0f} | {med['raw_single']:,.0f} | {ratio('raw_hot', 'raw_single'):.0%} | "
+          f"(single posts: {ratio('app_single', 'raw_hot'):.0%} of it) |")
     floor = ratio("app_floor", "raw_single")
     print(f"| framework floor: 401 for a GET without key, {CLIENTS} clients | {med['app_floor']:,.0f} requests/s | "
           f"{med['raw_single']:,.0f} | {floor:.0%} | (ceiling for single posts) |")

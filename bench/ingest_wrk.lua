@@ -20,7 +20,10 @@ statuses = {}  -- global: done() reads it with thread:get
 function init(args)
   prefix = args[2] or prefix
   wrk.method = "POST"
-  wrk.headers["Authorization"] = "Bearer " .. (args[1] or "")
+  -- KEY may be several keys joined by commas (bench/ingest.py --users): thread i posts with key i.
+  local keys = {}
+  for k in string.gmatch(args[1] or "", "[^,]+") do table.insert(keys, k) end
+  wrk.headers["Authorization"] = "Bearer " .. (keys[((tid or 1) - 1) % math.max(#keys, 1) + 1] or "")
   wrk.headers["Content-Type"] = "application/json"
 end
 

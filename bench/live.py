@@ -1,11 +1,12 @@
 """Live-event latency with the Redis channel layer, beside raw Redis pub/sub.
 
-    .venv/bin/python bench/live.py [--rate 50] [--seconds 20]
+    .venv/bin/python bench/live.py [--rate 200] [--seconds 10]
 
-Starts ``daphne netra_site.asgi:application`` (PostgreSQL + Redis from
-DATABASE_URL / REDIS_URL, defaulting to the local netra_live database and
-Redis DB 2), connects a WebSocket client with a bearer key, and POSTs one usage
-record at a time to /api/v1/usage at ``--rate`` per second. For each record it
+Starts the serving set as ``make serve`` does (gunicorn HTTP, daphne WebSockets,
+Celery worker and beat; PostgreSQL + Redis from DATABASE_URL / REDIS_URL,
+defaulting to the local netra_live database and Redis DB 2), connects a
+WebSocket client with a bearer key, and POSTs one usage record at a time to
+/api/v1/usage at ``--rate`` per second. For each record it
 measures the time from the POST returning to its token_usage event arriving at
 the client. In the same run it measures raw Redis pub/sub (redis-py publisher
 to subscriber, same rate and count) and one 1000-record batch: how long the
@@ -21,7 +22,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +32,7 @@ from pathlib import Path
 import django
 import redis
 import websockets
-from harness import free_port, percentile, wait_for_port
+from harness import ServeSet, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -95,11 +95,20 @@ class Poster:
 
     def post(self, body: dict) -> tuple[int, float, float]:
         data = json.dumps(body).encode()
-        start = time.perf_counter()
-        self.conn.request("POST", "/api/v1/usage", body=data, headers=self.headers)
-        response = self.conn.getresponse()
-        response.read()
-        return response.status, start, time.perf_counter()
+        for attempt in (1, 2):
+            start = time.perf_counter()
+            try:
+                self.conn.request("POST", "/api/v1/usage", body=data, headers=self.headers)
+                response = self.conn.getresponse()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # The server closed an idle kept-alive connection (gunicorn's keep-alive is 2 s): reconnect.
+                self.conn.close()
+                if attempt == 2:
+                    raise
+                continue
+            response.read()
+            return response.status, start, time.perf_counter()
+        raise AssertionError("unreachable")
 
 
 def record(request_id: str) -> dict:
@@ -107,14 +116,15 @@ def record(request_id: str) -> dict:
             "usage": {"prompt_tokens": 1200, "completion_tokens": 80}}
 
 
-async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
+async def project_run(port: int, ws_port: int, raw_key: str, rate: float, count: int,
+                      posters: int) -> dict:
     arrivals: dict[str, float] = {}
     since_commit: dict[str, float] = {}  # wall clock: arrival minus the envelope's commit ts
     all_arrived = asyncio.Event()
     expected: set[str] = set()
 
     async with websockets.connect(
-        f"ws://127.0.0.1:{port}/ws/usage/", additional_headers={"Authorization": f"Bearer {raw_key}"},
+        f"ws://127.0.0.1:{ws_port}/ws/usage/", additional_headers={"Authorization": f"Bearer {raw_key}"},
         max_queue=None,
     ) as ws:
         async def receive() -> None:
@@ -138,14 +148,18 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
 
         returned: dict[str, tuple[float, float]] = {}
 
-        def steady() -> None:
-            for _ in paced(rate, count):
+        def steady(own: Poster, share: int) -> None:
+            # Each poster keeps rate/posters; together they post ``count`` records at ``rate``.
+            for _ in paced(rate / posters, share):
                 rid = f"steady-{uuid.uuid4()}"
-                status, start, end = poster.post(record(rid))
+                status, start, end = own.post(record(rid))
                 assert status == 201, status
                 returned[rid] = (start, end)
 
-        await loop.run_in_executor(None, steady)
+        began = time.perf_counter()
+        await asyncio.gather(*(loop.run_in_executor(None, steady, Poster(port, raw_key), count // posters)
+                               for _ in range(posters)))
+        achieved = len(returned) / (time.perf_counter() - began)
         expected.update(returned)
         if not expected <= arrivals.keys():
             try:
@@ -174,6 +188,7 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
         receiver.cancel()
         return {
             "count": count,
+            "achieved_rate": achieved,
             "received": len(after_return),
             "after_return": after_return,
             "after_send": after_send,
@@ -188,8 +203,9 @@ async def project_run(port: int, raw_key: str, rate: float, count: int) -> dict:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--posters", type=int, default=8, help="client threads posting, each at rate/posters")
     return parser.parse_args()
 
 
@@ -200,6 +216,9 @@ ENV = {
     "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),
     "NETRA_EMBEDDED_BEAT": "0",
     "LOG_LEVEL": "WARNING",
+    "DEBUG": "False",
+    "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
 }
 os.environ.update(ENV)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netra_site.settings")
@@ -250,26 +269,16 @@ def main() -> None:
     count = int(args.rate * args.seconds)
     raw_key, announce = setup_data()
 
-    port = free_port()
-    log = open(ROOT / "bench" / "live-daphne.log", "wb")  # noqa: SIM115
-    daphne = subprocess.Popen(
-        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
-         "netra_site.asgi:application"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
+    server = ServeSet(env={**os.environ, **env})
     try:
-        try:
-            wait_for_port(port, procs=[daphne])
-        except RuntimeError:
-            raise SystemExit("daphne did not start; see bench/live-daphne.log") from None
+        server.wait_ready(raw_key)
         print(f"raw Redis pub/sub: {count} messages at {args.rate:g}/s ...", flush=True)
         raw = raw_pubsub(env["REDIS_URL"], args.rate, count)
         print(f"project: {count} POSTs at {args.rate:g}/s, events to one WebSocket client ...", flush=True)
-        result = asyncio.run(project_run(port, raw_key, args.rate, count))
+        result = asyncio.run(project_run(server.port, server.ws_port, raw_key, args.rate, count,
+                                         args.posters))
     finally:
-        daphne.terminate()
-        daphne.wait(10)
-        log.close()
+        server.stop()
 
     ar, asend, pt = result["after_return"], result["after_send"], result["post_times"]
     rows = [
@@ -286,7 +295,8 @@ def main() -> None:
         print(f"| {name} | {ms(statistics.median(values))} | {ms(percentile(values, 99))} | {ms(max(values))} |")
     early = sum(1 for v in ar if v < 0)
     print()
-    print(f"events received: {result['received']}/{count}; {early} arrived before their POST's response did")
+    print(f"events received: {result['received']}/{count}; {early} arrived before their POST's response did; "
+          f"posted at {result['achieved_rate']:.0f}/s by {args.posters} clients (asked {args.rate:g}/s)")
     print(f"p99 ratio to raw pub/sub: {percentile(ar, 99) / percentile(raw, 99):.1f}x (after return), "
           f"{percentile(asend, 99) / percentile(raw, 99):.1f}x (after send)")
     print(f"1000-record batch: POST took {ms(result['batch_post'])} ms "

@@ -12,13 +12,18 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from budgets import selectors, services
+from budgets.admin_fields import ThresholdsField
+from budgets.admin_text import spend_text, window_text
 from budgets.allocation import DEFAULT_MINIMUM, DEFAULT_PRIORITIES
-from budgets.models import Budget, BudgetChange, Reservation
-from core.admin import LedgerAdminMixin, ViewOnlyAdminMixin
+from budgets.forecast import forecast_sentence, forecasts_attach
+from budgets.labels import budget_label
+from budgets.models import Budget, BudgetChange, Reservation, UserRateLimit, default_thresholds
+from budgets.selectors import budget_describe
+from core.admin import LedgerAdminMixin, ViewOnlyAdminMixin, admin_money
 from core.errors import DomainError
-from core.money import money_str
+from core.money import dollars, money_str
 
-FIXED_FIELDS = ("scope", "user", "agent", "run_id", "parent")
+FIXED_FIELDS = ("scope", "user", "organization", "project", "api_key", "tag", "agent", "run_id", "parent")
 
 
 class BudgetChangeList(ChangeList):
@@ -146,12 +151,22 @@ class AllocateForm(forms.Form):
 
 class BudgetForm(LimitsMessageMixin, forms.ModelForm):
     webhook_url = forms.URLField(required=False, assume_scheme="https")
+    thresholds = ThresholdsField()
 
     class Meta:
         model = Budget
-        fields = ("scope", "user", "agent", "run_id", "parent", "priority", "is_active", "period", "timezone",
+        fields = ("name", "scope", "user", "organization", "project", "api_key", "tag", "agent", "run_id", "parent",
+                  "priority", "is_active", "period", "timezone",
                   "limit_tokens", "limit_usd", "enforcement", "thresholds", "strict", "webhook_url",
                   "webhook_secret")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None and "thresholds" not in self.initial:
+            self.initial["thresholds"] = default_thresholds()
+        # "25", not "25.000000000000": the stored value, without the column's padding.
+        if self.instance.limit_usd is not None:
+            self.initial["limit_usd"] = money_str(self.instance.limit_usd)
 
     def clean(self):
         data = super().clean()
@@ -162,14 +177,17 @@ class BudgetForm(LimitsMessageMixin, forms.ModelForm):
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
     form = BudgetForm
-    list_display = ("id", "owner", "scope", "target", "period", "enforcement", "progress", "percent", "status")
+    list_display = ("id", "name", "owner", "scope", "target", "period", "enforcement", "progress", "percent",
+                    "status")
     list_display_links = ("id", "owner")
     list_filter = ("scope", StatusFilter, "period", "enforcement", ("user", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("user__username", "agent", "run_id")
-    list_select_related = ("user",)
-    autocomplete_fields = ("user",)
+    search_fields = ("name", "user__username", "agent", "run_id", "tag", "organization__name")
+    list_select_related = ("user", "organization", "project__organization", "api_key")
+    autocomplete_fields = ("user", "organization", "project")
+    raw_id_fields = ("api_key",)
     fieldsets = [
-        (None, {"fields": ("scope", "user", "agent", "run_id", "parent", "priority", "is_active")}),
+        (None, {"fields": ("name", "scope", "user", "organization", "project", "api_key", "tag", "agent", "run_id",
+                           "parent", "priority", "is_active")}),
         ("Limits", {"fields": ("period", "timezone", "limit_tokens", "limit_usd", "enforcement", "thresholds",
                                "strict")}),
         ("Notifications", {"fields": ("webhook_url", "webhook_secret")}),
@@ -195,10 +213,14 @@ class BudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description="user", ordering="user__username")
     def owner(self, obj: Budget) -> str:
-        return obj.user.get_username() if obj.user_id else "(everyone)"
+        if obj.user_id:
+            return obj.user.get_username()
+        return obj.organization.name if obj.organization_id else "(everyone)"
 
-    @admin.display(description="agent / run")
+    @admin.display(description="agent / run / target")
     def target(self, obj: Budget) -> str:
+        if obj.scope in Budget.ORG_SCOPES:
+            return budget_label(budget_describe(obj))
         return obj.agent or obj.run_id or "-"
 
     @admin.display(description="spent / limit")
@@ -210,8 +232,8 @@ class BudgetAdmin(admin.ModelAdmin):
         if obj.limit_tokens is not None:
             parts.append(f"{f['spent_tokens']:,} / {obj.limit_tokens:,} tok")
         if obj.limit_usd is not None:
-            # Exact figures are on the change page and the API; the list reads in cents.
-            parts.append(f"${f['spent_usd']:,.2f} / ${obj.limit_usd:,.2f}")
+            # Exact figures are on the change page and the API; the list reads the one money rule.
+            parts.append(f"{dollars(f['spent_usd'])} / {dollars(obj.limit_usd)}")
         return format_html(
             '<div style="width:160px;background:#eee;border-radius:3px" title="{}">'
             '<div style="width:{}%;background:{};height:10px;border-radius:3px"></div></div><small>{}</small>',
@@ -230,10 +252,8 @@ class BudgetAdmin(admin.ModelAdmin):
     def current_window(self, obj: Budget) -> str:
         if not obj.pk:
             return "-"
-        f = self._figures(obj)
-        end = f["window_end"].isoformat() if f["window_end"] else "never"
-        return (f"{f['window_start'].isoformat()} to {end}: spent {f['spent_tokens']:,} tokens / "
-                f"${money_str(f['spent_usd'])}, reserved {f['reserved_tokens']:,} tokens, {f['status']}")
+        (f,) = forecasts_attach(budgets=[obj], items=[self._figures(obj)])
+        return format_html("{}<br>{}<br>{}", window_text(obj, f), spend_text(f), forecast_sentence(f["forecast"]))
 
     # -- saving goes through services so every limit change is audited --------------------
 
@@ -338,12 +358,24 @@ class BudgetAdmin(admin.ModelAdmin):
         )
 
 
+@admin.register(UserRateLimit)
+class UserRateLimitAdmin(admin.ModelAdmin):
+    list_display = ("user", "rpm_limit", "tpm_limit")
+    search_fields = ("user__username",)
+    autocomplete_fields = ("user",)
+    list_select_related = ("user",)
+
+
 @admin.register(Reservation)
 class ReservationAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "user", "agent", "model", "tokens", "cost_usd", "status", "created_at", "expires_at")
+    list_display = ("id", "user", "agent", "model", "tokens", "cost", "status", "created_at", "expires_at")
     list_filter = ("status", "agent")
     search_fields = ("id", "user__username", "run_id")
     list_select_related = ("user",)
+
+    @admin.display(description="cost", ordering="cost_usd")
+    def cost(self, obj: Reservation) -> str:
+        return admin_money(obj.cost_usd)
 
 @admin.register(BudgetChange)
 class BudgetChangeAdmin(LedgerAdminMixin, admin.ModelAdmin):

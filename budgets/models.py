@@ -26,18 +26,29 @@ def default_thresholds() -> list[int]:
 
 
 class Budget(models.Model):
-    """A token and/or USD limit on a scope (user, user+agent, run, global) per calendar period."""
+    """A token and/or USD limit on a scope (user, user+agent, run, organization, project, key, tag, global)
+    per calendar period."""
 
     SCOPE_USER = "user"
     SCOPE_USER_AGENT = "user_agent"
     SCOPE_RUN = "run"
+    SCOPE_ORGANIZATION = "organization"
+    SCOPE_PROJECT = "project"
+    SCOPE_KEY = "key"
+    SCOPE_TAG = "tag"
     SCOPE_GLOBAL = "global"
     SCOPES = [
         (SCOPE_USER, "user"),
         (SCOPE_USER_AGENT, "user and agent"),
         (SCOPE_RUN, "run"),
+        (SCOPE_ORGANIZATION, "organization"),
+        (SCOPE_PROJECT, "project"),
+        (SCOPE_KEY, "API key"),
+        (SCOPE_TAG, "tag (cost center) in an organization"),
         (SCOPE_GLOBAL, "global"),
     ]
+    USER_SCOPES = (SCOPE_USER, SCOPE_USER_AGENT, SCOPE_RUN)
+    ORG_SCOPES = (SCOPE_ORGANIZATION, SCOPE_PROJECT, SCOPE_KEY, SCOPE_TAG)
     PERIOD_DAY = "day"
     PERIOD_WEEK = "week"
     PERIOD_MONTH = "month"
@@ -52,10 +63,22 @@ class Budget(models.Model):
     SOFT = "soft"
     ENFORCEMENTS = [(HARD, "hard (block)"), (SOFT, "soft (alert only)")]
 
+    name = models.CharField(max_length=100, blank=True, default="", help_text="Shown in denials and alerts.")
     scope = models.CharField(max_length=16, choices=SCOPES, default=SCOPE_USER)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
     )
+    # The organization of an organization, project, key or tag budget (the project's, the key's project's).
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    project = models.ForeignKey(
+        "organizations.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    api_key = models.ForeignKey(
+        "tokens.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    tag = models.CharField(max_length=64, blank=True, default="")
     agent = models.CharField(max_length=100, blank=True, default="")
     run_id = models.CharField(max_length=200, blank=True, default="")
     parent = models.ForeignKey(
@@ -90,13 +113,27 @@ class Budget(models.Model):
             models.CheckConstraint(condition=Q(limit_usd__gte=0) | Q(limit_usd__isnull=True),
                                    name="budget_limit_usd_non_negative"),
             models.CheckConstraint(
-                condition=(Q(scope="global") & Q(user__isnull=True)) | (~Q(scope="global") & Q(user__isnull=False)),
-                name="budget_scope_user_consistent",
+                condition=(Q(scope="global") & Q(user__isnull=True))
+                | (Q(scope__in=["user", "user_agent", "run"]) & Q(user__isnull=False))
+                | (Q(scope="organization") & Q(user__isnull=True) & Q(organization__isnull=False))
+                | (Q(scope="project") & Q(user__isnull=True) & Q(project__isnull=False))
+                | (Q(scope="key") & Q(user__isnull=True) & Q(api_key__isnull=False))
+                | (Q(scope="tag") & Q(user__isnull=True) & Q(organization__isnull=False) & ~Q(tag="")),
+                name="budget_scope_consistent",
             ),
         ]
-        indexes = [models.Index(fields=["user", "is_active"], name="budget_user_active_idx")]
+        indexes = [
+            models.Index(fields=["user", "is_active"], name="budget_user_active_idx"),
+            models.Index(fields=["organization", "is_active"], name="budget_org_active_idx"),
+        ]
 
     def __str__(self) -> str:
+        if self.name:
+            return f"#{self.pk} {self.name} ({self.scope}) / {self.period}"
+        if self.scope in self.ORG_SCOPES:
+            target = {"organization": self.organization_id, "project": self.project_id, "key": self.api_key_id,
+                      "tag": self.tag}[self.scope]
+            return f"#{self.pk} {self.scope} {target} / {self.period}"
         who = self.user.get_username() if self.user_id else "everyone"
         extra = f" agent={self.agent}" if self.agent else f" run={self.run_id}" if self.run_id else ""
         return f"#{self.pk} {self.scope} {who}{extra} / {self.period}"
@@ -211,3 +248,17 @@ class BudgetChange(models.Model):
 
     def __str__(self) -> str:
         return f"budget {self.budget_id} {self.field}: {self.old_value} -> {self.new_value}"
+
+
+class UserRateLimit(models.Model):
+    """Requests and tokens per minute for one user, over all their keys (budgets.ratelimits)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rate_limit")
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Requests per minute; blank: none.")
+    tpm_limit = models.PositiveBigIntegerField(null=True, blank=True, help_text="Tokens per minute; blank: none.")
+
+    class Meta:
+        verbose_name = "user rate limit"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.rpm_limit} rpm, {self.tpm_limit} tpm"

@@ -16,11 +16,15 @@ from django.conf import settings
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from budgets.labels import budget_label
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
 from budgets.windows import window_bounds
 from core.money import ZERO
+from organizations.models import Membership
 from tokens.models import UsageRecord
 
+# What a budget's label reads besides its own columns.
+LABEL_RELATED = ("organization", "project__organization", "api_key")
 HUNDRED = Decimal(100)
 PERCENT_QUANTUM = Decimal("0.01")
 WARNING_PERCENT = Decimal(80)
@@ -32,9 +36,19 @@ ESTIMATE_LOOKBACK = timedelta(days=7)
 DEFAULT_OUTPUT_TOKENS = 1024
 
 
-def budget_applies(budget: Budget, *, user_id: int, agent: str, run_id: str) -> bool:
+def budget_applies(budget: Budget, *, user_id: int, agent: str, run_id: str, organization_id: int | None = None,
+                   project_id: int | None = None, api_key_id: int | None = None, tags=()) -> bool:
+    """Whether a call (or a record) with these attributes counts against ``budget``."""
     if budget.scope == Budget.SCOPE_GLOBAL:
         return True
+    if budget.scope == Budget.SCOPE_ORGANIZATION:
+        return organization_id is not None and budget.organization_id == organization_id
+    if budget.scope == Budget.SCOPE_PROJECT:
+        return project_id is not None and budget.project_id == project_id
+    if budget.scope == Budget.SCOPE_KEY:
+        return api_key_id is not None and budget.api_key_id == api_key_id
+    if budget.scope == Budget.SCOPE_TAG:
+        return organization_id is not None and budget.organization_id == organization_id and budget.tag in tags
     if budget.user_id != user_id:
         return False
     if budget.scope == Budget.SCOPE_USER:
@@ -46,12 +60,36 @@ def budget_applies(budget: Budget, *, user_id: int, agent: str, run_id: str) -> 
     return False
 
 
-def budgets_active_for_users(*, user_ids: Iterable[int]) -> list[Budget]:
-    """Active budgets owned by these users, plus the global ones; one query."""
-    return list(
-        Budget.objects.filter(is_active=True)
-        .filter(Q(user_id__in=list(user_ids)) | Q(scope=Budget.SCOPE_GLOBAL))
-        .order_by("pk")
+def record_applies(budget: Budget, record: Any) -> bool:
+    """``budget_applies`` for a usage record (or anything with its attribution attributes)."""
+    return budget_applies(
+        budget, user_id=record.user_id, agent=record.agent, run_id=record.run_id,
+        organization_id=getattr(record, "organization_id", None), project_id=getattr(record, "project_id", None),
+        api_key_id=getattr(record, "api_key_id", None), tags=getattr(record, "tags", None) or (),
+    )
+
+
+def budgets_active_for_users(*, user_ids: Iterable[int], organization_ids: Iterable[int | None] = (),
+                             project_ids: Iterable[int | None] = (),
+                             api_key_ids: Iterable[int | None] = ()) -> list[Budget]:
+    """Active budgets owned by these users, those of these organizations (their project and tag budgets
+    included), projects and keys, plus the global ones; one query."""
+    where = Q(user_id__in=list(user_ids)) | Q(scope=Budget.SCOPE_GLOBAL)
+    for name, ids in (("organization_id", organization_ids), ("project_id", project_ids),
+                      ("api_key_id", api_key_ids)):
+        ids = {i for i in ids if i is not None}
+        if ids:
+            where |= Q(**{f"{name}__in": ids})
+    return list(Budget.objects.filter(is_active=True).filter(where).select_related(*LABEL_RELATED).order_by("pk"))
+
+
+def budgets_active_for_records(*, records: Iterable[Any]) -> list[Budget]:
+    records = list(records)
+    return budgets_active_for_users(
+        user_ids={r.user_id for r in records},
+        organization_ids={getattr(r, "organization_id", None) for r in records},
+        project_ids={getattr(r, "project_id", None) for r in records},
+        api_key_ids={getattr(r, "api_key_id", None) for r in records},
     )
 
 
@@ -84,11 +122,14 @@ class _EstimateCache:
 estimate_cache = _EstimateCache()
 
 
-def budgets_applicable(*, user, agent: str, run_id: str = "") -> list[Budget]:
+def budgets_applicable(*, user, agent: str, run_id: str = "", organization_id: int | None = None,
+                       project_id: int | None = None, api_key_id: int | None = None, tags=()) -> list[Budget]:
     """The active budgets that apply to a call, read fresh: a budget saved a moment ago in any process counts."""
     return [
-        b for b in budgets_active_for_users(user_ids=[user.pk])
-        if budget_applies(b, user_id=user.pk, agent=agent, run_id=run_id)
+        b for b in budgets_active_for_users(user_ids=[user.pk], organization_ids=[organization_id],
+                                            project_ids=[project_id], api_key_ids=[api_key_id])
+        if budget_applies(b, user_id=user.pk, agent=agent, run_id=run_id, organization_id=organization_id,
+                          project_id=project_id, api_key_id=api_key_id, tags=tags)
     ]
 
 
@@ -153,14 +194,18 @@ def figures(
     spent_usd: Decimal,
     reserved_tokens: int,
     reserved_usd: Decimal,
+    label_from: Budget | None = None,
 ) -> dict[str, Any]:
     """One budget's live figures: the item shape of GET /api/v1/budgets (Decimals unformatted).
 
-    Remaining may be negative: usage that happened anyway shows as overage.
+    Remaining may be negative: usage that happened anyway shows as overage. ``label_from``: the same
+    budget as listed with its related rows (a row locked afresh has none loaded).
     """
     percent = percent_used(budget, spent_tokens=spent_tokens, spent_usd=spent_usd)
     return {
         "id": budget.pk,
+        "name": budget.name,
+        "label": budget_label(budget_describe(label_from or budget)),
         "scope": budget.scope,
         "period": budget.period,
         "agent": budget.agent,
@@ -214,12 +259,37 @@ def budget_figures(
 
 
 def budgets_visible(*, user) -> list[Budget]:
-    """Budgets a user may see: their own, and global ones (they apply to everyone)."""
+    """Budgets a user may see: their own, global ones (they apply to everyone), those of their own keys,
+    and those of the organizations they belong to (members read them)."""
+    org_ids = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
     return list(
         Budget.objects.filter(is_active=True)
-        .filter(Q(user=user) | Q(scope=Budget.SCOPE_GLOBAL))
+        .filter(Q(user=user) | Q(scope=Budget.SCOPE_GLOBAL) | Q(organization_id__in=org_ids)
+                | Q(api_key__user=user))
+        .select_related(*LABEL_RELATED)
         .order_by("pk")
     )
+
+
+def budget_visible_to(*, budget: Budget, user) -> bool:
+    """``budgets_visible`` for one budget."""
+    if budget.scope == Budget.SCOPE_GLOBAL or (budget.user_id is not None and budget.user_id == user.pk):
+        return True
+    if budget.api_key_id is not None and budget.api_key.user_id == user.pk:
+        return True
+    return budget.organization_id is not None and Membership.objects.filter(
+        user=user, organization_id=budget.organization_id).exists()
+
+
+def budget_describe(budget: Budget) -> dict[str, Any]:
+    """What budgets.labels needs to name a budget (related rows as select_related left them)."""
+    return {
+        "name": budget.name, "scope": budget.scope, "agent": budget.agent, "run_id": budget.run_id,
+        "tag": budget.tag,
+        "organization": budget.organization.name if budget.organization_id and budget.organization else "",
+        "project": str(budget.project) if budget.project_id and budget.project else "",
+        "api_key": str(budget.api_key) if budget.api_key_id and budget.api_key else "",
+    }
 
 
 def budgets_for_user(*, user) -> list[dict]:
@@ -235,17 +305,14 @@ def remaining_for_records(*, records: list) -> dict[uuid.UUID, dict]:
     """
     if not records:
         return {}
-    budgets = budgets_active_for_users(user_ids={r.user_id for r in records})
+    budgets = budgets_active_for_records(records=records)
     if not budgets:
         return {}
     applicable: dict[uuid.UUID, list[Budget]] = {}
     keys: dict[tuple[int, datetime], tuple[Budget, datetime | None]] = {}
     record_keys: dict[uuid.UUID, list[tuple[int, datetime]]] = defaultdict(list)
     for record in records:
-        found = [
-            b for b in budgets
-            if budget_applies(b, user_id=record.user_id, agent=record.agent, run_id=record.run_id)
-        ]
+        found = [b for b in budgets if record_applies(b, record)]
         if not found:
             continue
         applicable[record.pk] = found

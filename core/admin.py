@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils.html import format_html
+
+from core.money import dollars, money_str
+
 
 class ViewOnlyAdminMixin:
     """Rows that services write, never people: the admin lists and shows them, nothing more."""
@@ -18,3 +22,8 @@ class LedgerAdminMixin(ViewOnlyAdminMixin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def admin_money(value) -> str:
+    """Money in an admin column: the one rule (``dollars``), the exact amount on hover."""
+    return format_html('<span title="{} USD">{}</span>', money_str(value) or "-", dollars(value))

@@ -37,6 +37,7 @@ def insert_sql(
     *,
     conflict: Sequence[str] = (),
     add: Sequence[str] = (),
+    keep: Mapping[str, str] | None = None,
     returning: Sequence[str] = (),
 ) -> str:
     """``INSERT INTO <model's table> (columns) <source> [ON CONFLICT (conflict) DO ...] [RETURNING ...]``.
@@ -44,7 +45,9 @@ def insert_sql(
     ``source`` is a ``VALUES ...`` list or a ``SELECT``. With ``conflict``, a
     row whose key exists either adds its ``add`` columns to the stored ones
     (``c = c + EXCLUDED.c``: counters change atomically, never read-modify-save)
-    or, with no ``add``, is skipped. The one builder for every upsert in the
+    or, with no ``add``, is skipped. ``keep`` maps other columns to how a conflict sets them:
+    ``least`` or ``greatest`` of the stored and new value, or ``first`` (the stored one unless
+    null). The one builder for every upsert in the
     project; PostgreSQL and SQLite (3.24+) both speak it.
     """
     connection = connection_for(model)
@@ -53,10 +56,14 @@ def insert_sql(
     sql = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) {source}"
     if conflict:
         sql += f" ON CONFLICT ({', '.join(q(c) for c in conflict)}) DO "
-        sql += (
-            "UPDATE SET " + ", ".join(f"{q(c)} = {table}.{q(c)} + EXCLUDED.{q(c)}" for c in add)
-            if add else "NOTHING"
-        )
+        sets = [f"{q(c)} = {table}.{q(c)} + EXCLUDED.{q(c)}" for c in add]
+        if add and keep:
+            # SQLite's two-argument min() and max() are PostgreSQL's LEAST and GREATEST.
+            pg = connection.vendor == "postgresql"
+            functions = {"least": "LEAST" if pg else "MIN", "greatest": "GREATEST" if pg else "MAX",
+                         "first": "COALESCE"}
+            sets += [f"{q(c)} = {functions[how]}({table}.{q(c)}, EXCLUDED.{q(c)})" for c, how in keep.items()]
+        sql += ("UPDATE SET " + ", ".join(sets)) if add else "NOTHING"
     if returning:
         sql += " RETURNING " + ", ".join(q(c) for c in returning)
     return sql
@@ -91,3 +98,13 @@ def counters_add(
 def rows_lock(queryset: models.QuerySet, *, order_by: Sequence[str] = ("pk",)) -> list[models.Model]:
     """Lock the queryset's rows in one fixed order (primary key by default), so two lockers never deadlock."""
     return list(queryset.order_by(*order_by).select_for_update(of=("self",)))
+
+
+# SQLSTATEs of a transaction the database aborted so that another could go on: running it again is safe.
+RETRYABLE_SQLSTATES = {"40P01": "deadlock detected", "40001": "serialization failure"}
+
+
+def lock_conflict(exc: BaseException) -> str:
+    """What lock conflict aborted the transaction (``deadlock detected``...), or "" if it was something else."""
+    cause = exc.__cause__ or exc
+    return RETRYABLE_SQLSTATES.get(getattr(cause, "sqlstate", None) or "", "")

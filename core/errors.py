@@ -48,3 +48,9 @@ class Unprocessable(DomainError):
     """The input is well formed but cannot be satisfied (a history that fits no window)."""
 
     default_code = "unprocessable"
+
+
+class Busy(DomainError):
+    """The work could not be done now for contention (locks kept conflicting); the same request may be sent again."""
+
+    default_code = "busy"

@@ -29,11 +29,43 @@ def to_decimal(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(COST_QUANTUM)
 
 
-def dollars(amount: Decimal, rounding: str = ROUND_HALF_UP) -> str:
-    """$1,234.57: an amount in cents, for sentences (denials, alerts)."""
-    return f"${amount.quantize(CENT, rounding=rounding):,.2f}"
+SUB_DOLLAR = Decimal("0.0001")
+SMALLEST_SHOWN = SUB_DOLLAR
+
+
+def dollars(amount: Decimal | None, rounding: str = ROUND_HALF_UP) -> str:
+    """The one way money is shown to people (pages, admin, alerts, denials; docs/analytics.md, "Money").
+
+    $1,234.57 from one dollar up (cents); $0.8527 under one dollar (four decimals,
+    so a cheap call does not read $0.00); "<$0.0001" for a non-zero amount smaller
+    than that; $0.00 for zero; "–" for no amount. JSON keeps exact decimal strings.
+    """
+    if amount is None or amount == "":
+        return "–"
+    amount = Decimal(amount)
+    sign = "-" if amount < 0 else ""
+    size = abs(amount)
+    if size == 0:
+        return "$0.00"
+    if size >= 1:
+        return f"{sign}${size.quantize(CENT, rounding=rounding):,.2f}"
+    shown = size.quantize(SUB_DOLLAR, rounding=rounding)
+    if shown == 0:
+        return f"{sign}<${SMALLEST_SHOWN}"
+    if shown >= 1:
+        return f"{sign}$1.00"
+    return f"{sign}${shown:.4f}"
 
 
 def dollars_over(amount: Decimal) -> str:
-    """An overrun in cents, rounded up so it never reads $0.00."""
+    """An overrun, rounded up so it never reads $0.00."""
     return dollars(amount, ROUND_UP)
+
+
+def price_str(value: Decimal | None) -> str:
+    """A price per 1M tokens: exact (a price is never rounded), at least cents: $30.00, $0.075, $2.50."""
+    if value is None:
+        return "–"
+    text = money_str(value)
+    whole, _, fraction = text.partition(".")
+    return f"${int(whole):,}.{fraction.ljust(2, '0')}" if not whole.startswith("-") else f"-{price_str(-value)}"

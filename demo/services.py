@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from budgets.models import Budget
 from budgets.services import budget_create
+from demo.organizations import AGENT_TAGS
 from ingestion.services import usage_ingest
 from tokens.models import UsageRecord
 
@@ -67,15 +68,20 @@ def _usage_shape(model: str, prompt: int, completion: int, rng: random.Random) -
     return usage
 
 
-def demo_usage_generate(*, username: str, days: int = 30, seed: int = 7) -> int:
-    """A month of usage through the real ingestion service. Skips users that have usage."""
+def demo_usage_generate(*, username: str, days: int = 30, seed: int = 7, api_keys: list | None = None) -> int:
+    """A month of usage through the real ingestion service. Skips users that have usage.
+
+    Each run is reported with one of ``api_keys`` (so it lands in that key's project) or with no key.
+    Calls carry their agent's cost-center tags.
+    """
     User = get_user_model()
     user = User.objects.get(username=username)
     if UsageRecord.objects.filter(user=user).exists():
         return 0
     rng = random.Random(f"{seed}-{username}")
     now = timezone.now()
-    payloads = []
+    payloads: dict[int | None, list[dict]] = {}
+    keys = list(api_keys or [None])
     scale = 1.0 if username == "alice" else 0.55
     for day in range(days, -1, -1):
         date = now - timedelta(days=day)
@@ -87,6 +93,7 @@ def demo_usage_generate(*, username: str, days: int = 30, seed: int = 7) -> int:
         runs = max(1, int(rng.gauss(6, 2) * weekday_factor * scale))
         for run in range(runs):
             run_id = f"demo-{username}-{date:%Y%m%d}-{run}"
+            key = rng.choice(keys)
             start = date.replace(hour=rng.randint(first_hour, last_hour), minute=rng.randint(0, 59))
             for step, agent in enumerate(AGENT_PROFILES):
                 model, tool, prompt, completion = rng.choice(AGENT_PROFILES[agent])
@@ -103,15 +110,18 @@ def demo_usage_generate(*, username: str, days: int = 30, seed: int = 7) -> int:
                     "occurred_at": when.isoformat(),
                     "latency_ms": rng.randint(300, 4000),
                     "cache_hit": rng.random() < 0.08,
+                    "tags": AGENT_TAGS[agent],
                 }
                 if rng.random() < 0.2:
                     record["optimization"] = {"technique": "prompt_compression",
                                               "original_tokens": int(p * 1.35)}
-                payloads.append(record)
+                payloads.setdefault(key.pk if key else None, []).append(record)
     created = 0
-    for i in range(0, len(payloads), 1000):
-        results = usage_ingest(user=user, api_key=None, payloads=payloads[i:i + 1000])
-        created += sum(r.status == "created" for r in results)
+    by_pk = {k.pk: k for k in keys if k is not None}
+    for key_pk, records in payloads.items():
+        for i in range(0, len(records), 1000):
+            results = usage_ingest(user=user, api_key=by_pk.get(key_pk), payloads=records[i:i + 1000])
+            created += sum(r.status == "created" for r in results)
     return created
 
 

@@ -12,8 +12,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin import LedgerAdminMixin
-from core.money import money_str
+from core.admin import LedgerAdminMixin, admin_money
+from core.money import money_str, price_str
 from ingestion.services import usage_reprice
 from tokens import selectors
 from tokens.models import ModelPrice, PriceOverride, RepriceAudit, UsageRecord
@@ -49,22 +49,22 @@ class ModelPriceAdmin(admin.ModelAdmin):
         if count:
             self.message_user(request, f"Repriced {count} unpriced records of {obj.name}.", messages.SUCCESS)
 
-    # Prices as plain decimal strings ("30", "0.075"), never "3E+1" nor "30.0000000000".
+    # Prices exact and in dollars ("$30.00", "$0.075"), never "3E+1" nor "30.0000000000" (core.money.price_str).
     @admin.display(description="input / 1M", ordering="input_per_million")
     def input(self, obj: ModelPrice) -> str:
-        return money_str(obj.input_per_million) or "-"
+        return price_str(obj.input_per_million)
 
     @admin.display(description="output / 1M", ordering="output_per_million")
     def output(self, obj: ModelPrice) -> str:
-        return money_str(obj.output_per_million) or "-"
+        return price_str(obj.output_per_million)
 
     @admin.display(description="cache read / 1M", ordering="cache_read_per_million")
     def cache_read(self, obj: ModelPrice) -> str:
-        return money_str(obj.cache_read_per_million) or "-"
+        return price_str(obj.cache_read_per_million)
 
     @admin.display(description="cache write / 1M", ordering="cache_write_per_million")
     def cache_write(self, obj: ModelPrice) -> str:
-        return money_str(obj.cache_write_per_million) or "-"
+        return price_str(obj.cache_write_per_million)
 
     @admin.display(description="price history (USD per 1M tokens)")
     def price_history(self, obj: ModelPrice) -> str:
@@ -73,9 +73,9 @@ class ModelPriceAdmin(admin.ModelAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (f"{r.valid_from:%Y-%m-%d %H:%M}", money_str(r.input_per_million) or "-",
-                 money_str(r.output_per_million) or "-", money_str(r.cache_read_per_million) or "-",
-                 money_str(r.cache_write_per_million) or "-")
+                (f"{r.valid_from:%Y-%m-%d %H:%M}", price_str(r.input_per_million),
+                 price_str(r.output_per_million), price_str(r.cache_read_per_million),
+                 price_str(r.cache_write_per_million))
                 for r in rows
             ),
         )
@@ -120,9 +120,9 @@ class UsageRecordAdmin(LedgerAdminMixin, admin.ModelAdmin):
     show_full_result_count = False  # COUNT(*) over millions of rows is slow
     actions = ["reprice_unpriced"]
 
-    @admin.display(description="cost (USD)", ordering="cost_usd")
+    @admin.display(description="cost", ordering="cost_usd")
     def cost(self, obj: UsageRecord) -> str:
-        return money_str(obj.cost_usd)
+        return admin_money(obj.cost_usd)
 
     @admin.action(description="Reprice unpriced records of the selected records' models")
     def reprice_unpriced(self, request, queryset):
@@ -164,10 +164,10 @@ class RepriceAuditAdmin(LedgerAdminMixin, admin.ModelAdmin):
     list_display = ("started_at", "actor", "reason", "start", "end", "records_seen", "records_changed",
                     "before", "after")
 
-    @admin.display(description="cost before (USD)")
+    @admin.display(description="cost before")
     def before(self, obj: RepriceAudit) -> str:
-        return money_str(obj.cost_before_usd)
+        return admin_money(obj.cost_before_usd)
 
-    @admin.display(description="cost after (USD)")
+    @admin.display(description="cost after")
     def after(self, obj: RepriceAudit) -> str:
-        return money_str(obj.cost_after_usd)
+        return admin_money(obj.cost_after_usd)

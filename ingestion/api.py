@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import error_responses
-from core.api.params import parse_when, query_text
+from core.api.params import parse_when, query_int, query_text
 from core.api.parsers import PerRecordJSONParser
 from core.errors import InvalidInput, PermissionDenied
 from ingestion.services import usage_ingest
@@ -156,7 +156,8 @@ class UsageApi(APIView):
         parameters=[
             OpenApiParameter("from", str, description="ISO date or datetime (dates are midnight UTC)."),
             OpenApiParameter("to", str, description="ISO date or datetime, exclusive."),
-            *(OpenApiParameter(name, str) for name in ("agent", "model", "tool", "run_id")),
+            *(OpenApiParameter(name, str) for name in ("agent", "model", "tool", "run_id", "tag")),
+            OpenApiParameter("project", int, description="Only records attributed to this project id."),
             OpenApiParameter("user", str, description="Service keys only: this user's records."),
             OpenApiParameter("cursor", str, description="From the previous page's next or previous link."),
             OpenApiParameter("page_size", int, description=f"1 to {UsagePagination.max_page_size}, default "
@@ -176,6 +177,8 @@ class UsageApi(APIView):
             model=query_text(params, "model"),
             tool=query_text(params, "tool", max_length=100),
             run_id=query_text(params, "run_id"),
+            tag=query_text(params, "tag", max_length=64),
+            project_id=query_int(params, "project"),
         ).select_related("user")
         paginator = UsagePagination()
         page = paginator.paginate_queryset(qs, request, view=self)

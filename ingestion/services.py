@@ -10,12 +10,14 @@ wrongly (with an audit row).
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from analytics.alerts import budget_alerts_raise, unpriced_alerts_raise
@@ -23,11 +25,14 @@ from analytics.rollups import daily_usage_add
 from budgets.selectors import remaining_for_records
 from budgets.services import budget_windows_charge, reservations_settle
 from core import events
+from core.db import lock_conflict
+from core.errors import Busy
 from tokens.events import token_usage_data
 from tokens.models import ApiKey, UsageRecord
 from tokens.pricing import catalog
 from tokens.services import (
     RecordResult,
+    UsageBatch,
     reprice_audit_close,
     reprice_audit_open,
     usage_price,
@@ -39,6 +44,9 @@ from tokens.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Tries of one batch's transaction when the database aborts it for a deadlock or serialization failure.
+INGEST_ATTEMPTS = 5
 
 
 def usage_ingest(*, user, api_key: ApiKey | None, payloads: list[Any]) -> list[RecordResult]:
@@ -54,16 +62,35 @@ def usage_ingest(*, user, api_key: ApiKey | None, payloads: list[Any]) -> list[R
     usage_price(batch=batch)  # 2. price at the catalog version valid when each call occurred
     if not batch.priced:
         return batch.results
-    with transaction.atomic():
-        created = usage_store(batch=batch)  # 3. store, idempotently; create their runs
-        if created:
-            reservations_settle(records=created, now=now)  # 4. commit the holds they name
-            crossings = budget_windows_charge(records=created)  # 5. charge every applicable budget window
-            daily_usage_add(record_ids=[r.pk for r in created])  # 6. roll up into the daily totals
-            budget_alerts_raise(crossings=crossings)  # 7. alert thresholds crossed (sent after commit)
-            unpriced_alerts_raise(records=created)  # 8. alert models without a price (once per model and day)
-            transaction.on_commit(lambda: usage_announce(records=created))  # 9. live events after commit
+    # Every step below locks rows in one order: ledger keys, runs, reservations, rollups, budget windows,
+    # each sorted. A deadlock or serialization failure left (another writer's order) retries the batch.
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                _usage_commit(batch=batch, now=now)
+            break
+        except OperationalError as exc:
+            if not lock_conflict(exc):
+                raise
+            if attempt == INGEST_ATTEMPTS:
+                # Nothing of the batch was stored; request_ids make sending it again safe.
+                raise Busy(f"The batch met {lock_conflict(exc)} {attempt} times; send it again.") from exc
+            logger.warning("usage batch of %d records: %s; retrying (attempt %d)", len(batch.priced),
+                           lock_conflict(exc), attempt + 1)
+            time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not a secret
     return batch.results
+
+
+def _usage_commit(*, batch: UsageBatch, now: datetime) -> None:
+    """The writes of one batch, in one transaction, in the lock order."""
+    created = usage_store(batch=batch)  # 3. store, idempotently; create their runs
+    if created:
+        reservations_settle(records=created, now=now)  # 4. commit the holds they name
+        daily_usage_add(record_ids=[r.pk for r in created])  # 5. roll up: daily, run and technique totals
+        crossings = budget_windows_charge(records=created)  # 6. charge every applicable budget window
+        budget_alerts_raise(crossings=crossings)  # 7. alert thresholds crossed (sent after commit)
+        unpriced_alerts_raise(records=created)  # 8. alert models without a price (once per model and day)
+        transaction.on_commit(lambda: usage_announce(records=created))  # 9. live events after commit
 
 
 def usage_announce(*, records: list[UsageRecord]) -> None:
@@ -88,6 +115,10 @@ class _CostChange:
     occurred_at: datetime
     cost_usd: Decimal
     total_tokens: int = 0
+    organization_id: int | None = None
+    project_id: int | None = None
+    api_key_id: int | None = None
+    tags: tuple[str, ...] = ()
 
 
 def usage_reprice(*, models: list[str] | None = None, start: datetime | None = None, end: datetime | None = None,
@@ -120,7 +151,9 @@ def usage_reprice(*, models: list[str] | None = None, start: datetime | None = N
             usage_records_price(records=records)
             daily_usage_add(record_ids=record_ids)
             changes = [_CostChange(user_id=r.user_id, agent=r.agent, run_id=r.run_id, occurred_at=r.occurred_at,
-                                   cost_usd=r.cost_usd - old[r.pk]) for r in records]
+                                   cost_usd=r.cost_usd - old[r.pk], organization_id=r.organization_id,
+                                   project_id=r.project_id, api_key_id=r.api_key_id, tags=tuple(r.tags or ()))
+                       for r in records]
             crossings = budget_windows_charge(records=changes, count_tokens=False)
             budget_alerts_raise(crossings=crossings)
         repriced += len(records)

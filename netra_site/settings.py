@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "channels",
     # The project's apps, bottom layer first (docs/architecture.md; lint-imports holds it).
     "core",
+    "organizations",
     "tokens",
     "budgets",
     "optimization",
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
     "ingestion",
     "live",
     "demo",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -300,7 +302,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # A template's richness and a data request's complexity share their values: one enum, one name.
-    "ENUM_NAME_OVERRIDES": {"LowMediumHighEnum": ["low", "medium", "high"]},
+    "ENUM_NAME_OVERRIDES": {
+        "LowMediumHighEnum": ["low", "medium", "high"],
+        # A budget's status shows in two components (with and without a forecast): one enum.
+        "BudgetStatusEnum": ["ok", "warning", "exceeded"],
+    },
     # The API's path converters (core.api.params): what a path id may be.
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
@@ -318,6 +324,8 @@ SPECTACULAR_SETTINGS = {
 NETRA_CATALOG_CACHE_SECONDS = env.int("NETRA_CATALOG_CACHE_SECONDS", default=30)
 # A reservation (pre-call hold) not committed or released expires after this many seconds.
 NETRA_RESERVATION_TTL_SECONDS = env.int("NETRA_RESERVATION_TTL_SECONDS", default=600)
+# Redis keys of the per-minute rate-limit counters (budgets.ratelimits) start with this.
+NETRA_RATELIMIT_PREFIX = env.str("NETRA_RATELIMIT_PREFIX", default="netra:rl:")
 # The p95 output estimate of a budget check is cached per process this long.
 NETRA_ESTIMATE_CACHE_SECONDS = env.int("NETRA_ESTIMATE_CACHE_SECONDS", default=60)
 # occurred_at may be at most this far ahead of the server clock, and not before the
@@ -359,6 +367,16 @@ NETRA_EMBEDDED_BEAT = env.bool("NETRA_EMBEDDED_BEAT", default=True)
 # Abuse limits (core/api/throttles.py), "<count>/<second|minute|hour|day>"; empty turns one off.
 NETRA_THROTTLE_USER = env.str("NETRA_THROTTLE_USER", default="60000/minute")
 NETRA_AUTH_FAILURES_LIMIT = env.str("NETRA_AUTH_FAILURES_LIMIT", default="30/minute")
+# The provider gateway (docs/gateway.md): upstream defaults when an organization sets none in admin, the
+# Fernet key(s) that encrypt provider keys at rest (comma-separated, the first encrypts), and the upstream timeout.
+NETRA_OPENAI_BASE_URL = env.str("NETRA_OPENAI_BASE_URL", default="https://api.openai.com/v1")
+NETRA_OPENAI_API_KEY = env.str("NETRA_OPENAI_API_KEY", default="")
+NETRA_ANTHROPIC_BASE_URL = env.str("NETRA_ANTHROPIC_BASE_URL", default="https://api.anthropic.com")
+NETRA_ANTHROPIC_API_KEY = env.str("NETRA_ANTHROPIC_API_KEY", default="")
+NETRA_GATEWAY_ENCRYPTION_KEY = env.str("NETRA_GATEWAY_ENCRYPTION_KEY", default="")
+NETRA_GATEWAY_TIMEOUT_SECONDS = env.float("NETRA_GATEWAY_TIMEOUT_SECONDS", default=600.0)
+# A caller's organization and upstream are cached per process this long (0: read every call).
+NETRA_GATEWAY_CACHE_SECONDS = env.int("NETRA_GATEWAY_CACHE_SECONDS", default=5)
 # Bearer token Prometheus scrapes /metrics with (staff sessions work too); unset means staff only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

@@ -20,6 +20,12 @@ NETRA_THROTTLE_USER = ""
 NETRA_CATALOG_CACHE_SECONDS = 3600  # tests invalidate explicitly
 # Test databases roll back, so user ids repeat across tests: a cached estimate would leak between them.
 NETRA_ESTIMATE_CACHE_SECONDS = 0
+# Nothing reaches the network: a test that forgets its fake provider hits a closed loopback port.
+NETRA_OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
+NETRA_ANTHROPIC_BASE_URL = "http://127.0.0.1:9"
+NETRA_OPENAI_API_KEY = NETRA_ANTHROPIC_API_KEY = ""
+NETRA_GATEWAY_CACHE_SECONDS = 0  # tests change credentials and settings between calls
+NETRA_GATEWAY_ENCRYPTION_KEY = "kvDpx0l8Xr8c0Q3bq0m1tq0bqjJw8b1wN3lq2M8oKxA="
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not shared-cache memory: threads then wait on SQLite's lock

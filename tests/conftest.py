@@ -4,11 +4,13 @@ services fail the run loudly: nothing here skips."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from budgets import ratelimits
 from tests.factories import UserFactory
 from tests.private_redis import PrivateRedis
 from tokens.models import ModelPrice
@@ -28,6 +30,15 @@ def pytest_sessionstart(session):
 
 
 on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limit_counters(settings):
+    """Rate-limit counters are keyed by key, user and project ids, which tests reuse: each test counts
+    under a prefix of its own (in Redis) and from zero (in process)."""
+    settings.NETRA_RATELIMIT_PREFIX = f"netra:rl:test:{uuid.uuid4().hex}:"
+    ratelimits._local.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)

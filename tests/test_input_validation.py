@@ -6,7 +6,9 @@ import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from rest_framework.exceptions import ValidationError
 
+from core.api.fields import StrictCharField
 from core.validation import json_text_errors, parse_iso, parse_iso_datetime, text_error
 from tokens.models import UsageRecord
 
@@ -151,3 +153,15 @@ def test_pages_and_admin_refuse_a_nul_in_the_query_with_a_400(client, staff_user
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
     assert client.get("/admin/tokens/usagerecord/?q=fine").status_code == 200
+
+
+def test_strict_char_field_refuses_a_surrogate_with_drfs_message_at_c_speed():
+    field = StrictCharField()
+    assert field.run_validation("plain ascii") == "plain ascii"
+    assert field.run_validation("naïve — ok") == "naïve — ok"
+    with pytest.raises(ValidationError) as caught:
+        field.run_validation("naïve \ud800 text")
+    assert caught.value.detail == ["Surrogate characters are not allowed: U+D800."]
+    with pytest.raises(ValidationError) as caught:
+        field.run_validation("a\x00b")
+    assert caught.value.detail == ["Null characters are not allowed."]

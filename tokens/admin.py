@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery, Sum
 from django.utils.html import format_html, format_html_join
 
-from core.money import money_str
+from core.admin import admin_money
+from core.money import dollars
 from tokens import selectors
 from tokens.models import ApiKey, Run, UsageRecord
 from tokens.services import api_key_create, api_key_revoke
@@ -33,9 +34,9 @@ class RunAdmin(admin.ModelAdmin):
     def tokens(self, obj: Run) -> str:
         return f"{obj.total_tokens or 0:,}"
 
-    @admin.display(description="cost (USD)", ordering="total_cost")
+    @admin.display(description="cost", ordering="total_cost")
     def cost(self, obj: Run) -> str:
-        return money_str(obj.total_cost or Decimal(0))
+        return admin_money(obj.total_cost or Decimal(0))
 
     @admin.display(description="metrics by agent")
     def metrics_table(self, obj: Run) -> str:
@@ -44,20 +45,22 @@ class RunAdmin(admin.ModelAdmin):
             return "-"
         body = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((agent, f"{r['total_tokens']:,}", money_str(r["cost_usd"])) for agent, r in rows.items()),
+            ((agent, f"{r['total_tokens']:,}", dollars(r["cost_usd"])) for agent, r in rows.items()),
         )
         return format_html("<table><tr><th>agent</th><th>tokens</th><th>USD</th></tr>{}</table>", body)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("key_prefix", "name", "user", "is_service", "created_at", "last_used_at", "active")
+    list_display = ("key_prefix", "name", "user", "project", "rpm_limit", "tpm_limit", "is_service", "created_at",
+                    "last_used_at", "active")
     list_filter = ("is_service", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "user__username", "key_prefix")
-    list_select_related = ("user",)
-    fields = ("user", "name", "is_service", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user", "project__organization")
+    fields = ("user", "name", "project", "rpm_limit", "tpm_limit", "is_service", "key_prefix", "created_at",
+              "last_used_at", "revoked_at")
     readonly_fields = ("key_prefix", "created_at", "last_used_at", "revoked_at")
-    autocomplete_fields = ("user",)
+    autocomplete_fields = ("user", "project")
     actions = ["revoke"]
 
     @admin.display(boolean=True)
@@ -72,7 +75,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        key, raw = api_key_create(user=obj.user, name=obj.name, is_service=obj.is_service)
+        key, raw = api_key_create(user=obj.user, name=obj.name, is_service=obj.is_service, project=obj.project,
+                                  rpm_limit=obj.rpm_limit, tpm_limit=obj.tpm_limit)
         obj.pk = key.pk
         self.message_user(
             request,

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_responses
 from core.api.fields import IsoDateTimeField, StrictCharField
-from core.api.params import USER_PARAM, parse_when
+from core.api.params import USER_PARAM, parse_when, query_text
 from core.errors import InvalidInput, NotFound
 from tokens import selectors
 from tokens.auth import acting_user
@@ -33,6 +33,7 @@ class UsageSummaryApi(APIView):
             OpenApiParameter("group_by", str, enum=list(selectors.GROUPINGS), default="agent"),
             OpenApiParameter("from", str, description="ISO date or datetime (dates are midnight UTC)."),
             OpenApiParameter("to", str, description="ISO date or datetime, exclusive."),
+            OpenApiParameter("tag", str, description="Only records carrying this tag."),
             USER_PARAM,
         ],
         responses={200: OutputSerializer, **error_responses(400, 403)},
@@ -42,7 +43,7 @@ class UsageSummaryApi(APIView):
         group_by = params.get("group_by", "agent")
         if group_by not in selectors.GROUPINGS:
             raise InvalidInput(
-                "group_by must be one of agent, model, tool, day.",
+                "group_by must be one of " + ", ".join(selectors.GROUPINGS) + ".",
                 fields={"group_by": [f"Unknown grouping {group_by!r}."]},
             )
         user = acting_user(request, params.get("user"))
@@ -51,6 +52,7 @@ class UsageSummaryApi(APIView):
             group_by=group_by,
             start=parse_when(params.get("from"), "from"),
             end=parse_when(params.get("to"), "to"),
+            tag=query_text(params, "tag", max_length=64),
         )
         return Response(self.OutputSerializer(data).data)
 

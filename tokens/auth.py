@@ -6,6 +6,10 @@ session. A service key may act for any user by naming them (``user``).
 
 from __future__ import annotations
 
+import functools
+
+from django.db import connections, router
+from django.db.models.query import get_related_populators
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -29,14 +33,61 @@ def api_key_from_header(header: str | bytes | None) -> ApiKey | None:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None
-    # key_hash is unique: no ORDER BY (first() would sort by the model's ordering).
-    keys = list(
-        ApiKey.objects.active()
-        .select_related("user")
-        .filter(key_hash=ApiKey.hash(raw.strip()), user__is_active=True)
-        .order_by()[:1]
-    )
-    return keys[0] if keys else None
+    return _key_lookup(ApiKey.hash(raw.strip()))
+
+
+_HASH_MARKER = "\x00key_hash"  # stands for the hash in the compiled statement (no real hash has a NUL)
+
+
+class _CompiledKeyLookup:
+    """The key lookup query compiled once per database alias, run with the hash each time.
+
+    Building and compiling the ``select_related`` query cost about 1 ms of CPU per request, ten times its
+    round trip, and a fifth of a single usage post's Python (docs/benchmarks.md, "Issue 14"). The rows
+    become instances as Django's ModelIterable makes them: the same converters and related populators.
+    """
+
+    def __init__(self, alias: str) -> None:
+        # key_hash is unique: no ORDER BY (first() would sort by the model's ordering).
+        queryset = (ApiKey.objects.using(alias).active().select_related("user", "project__organization")
+                    .filter(key_hash=_HASH_MARKER, user__is_active=True).order_by()[:1])
+        compiler = queryset.query.get_compiler(alias)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        self.hash_at = self.params.index(_HASH_MARKER)
+        select, klass_info = compiler.select, compiler.klass_info
+        self.compiler, self.alias = compiler, alias
+        self.converters = compiler.get_converters([expr for expr, _, _ in select])
+        fields = klass_info["select_fields"]
+        self.own = slice(fields[0], fields[-1] + 1)
+        self.names = [col.target.attname for col, _, _ in select[self.own]]
+        self.related = get_related_populators(klass_info, select, alias)
+
+    def __call__(self, key_hash: str) -> ApiKey | None:
+        params = list(self.params)
+        params[self.hash_at] = key_hash
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if self.converters:
+            (row,) = self.compiler.apply_converters([row], self.converters)
+        key = ApiKey.from_db(self.alias, self.names, row[self.own])
+        for populator in self.related:
+            populator.populate(row, key)
+        return key
+
+
+@functools.cache
+def _compiled_key_lookup(alias: str, vendor: str) -> _CompiledKeyLookup:
+    return _CompiledKeyLookup(alias)
+
+
+def _key_lookup(key_hash: str) -> ApiKey | None:
+    """The active key with this hash, with its (active) user, or None."""
+    alias = router.db_for_read(ApiKey)
+    return _compiled_key_lookup(alias, connections[alias].vendor)(key_hash)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -173,6 +173,16 @@ class UsageRecord(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
     request_id = models.CharField(max_length=200)
+    # Attribution (docs/organizations.md): the organization and project the spend belongs to, the key
+    # that reported it, and the caller's cost-center tags (a list of strings).
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    project = models.ForeignKey(
+        "organizations.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tags = models.JSONField(default=list, blank=True)
     run_id = models.CharField(max_length=200, blank=True, default="")
     agent = models.CharField(max_length=100, default="default")
     tool = models.CharField(max_length=100, blank=True, default="")
@@ -225,6 +235,7 @@ class UsageRecord(models.Model):
         indexes = [
             models.Index(fields=["user", "occurred_at"], name="usage_user_time_idx"),
             models.Index(fields=["user", "run_id"], name="usage_user_run_idx"),
+            models.Index(fields=["organization", "occurred_at"], name="usage_org_time_idx"),
             models.Index(fields=["occurred_at"], name="usage_time_idx"),
             models.Index(fields=["model"], name="usage_unpriced_model_idx", condition=Q(priced=False)),
         ]
@@ -258,11 +269,18 @@ class ApiKey(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="default")
+    project = models.ForeignKey(
+        "organizations.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="api_keys",
+        help_text="Spend made with this key is attributed to this project and its organization.",
+    )
     key_prefix = models.CharField(max_length=16, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_service = models.BooleanField(
         default=False, help_text="A service key may act for any user by naming them in the request."
     )
+    # Requests and tokens per minute through this key (budgets.ratelimits); null: no limit.
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Requests per minute; blank: none.")
+    tpm_limit = models.PositiveBigIntegerField(null=True, blank=True, help_text="Tokens per minute; blank: none.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -288,3 +306,25 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class UsageTag(models.Model):
+    """One tag of one usage record: filtering and grouping spend by cost center is an indexed scan."""
+
+    record = models.ForeignKey(UsageRecord, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "tag"], name="usagetag_record_tag_uniq")]
+        indexes = [
+            models.Index(fields=["user", "tag", "occurred_at"], name="usagetag_user_tag_time_idx"),
+            models.Index(fields=["organization", "tag", "occurred_at"], name="usagetag_org_tag_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on {self.record_id}"

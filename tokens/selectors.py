@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from core.money import ZERO
+from organizations.models import Membership
 from tokens.counts import TOKEN_FIELDS, with_prompt_and_completion
-from tokens.models import ModelPrice, Run, UsageRecord
+from tokens.models import ApiKey, ModelPrice, Run, UsageRecord, UsageTag
 
-GROUPINGS = {"agent": "agent", "model": "model", "tool": "tool", "day": "day"}
+GROUPINGS = {"agent": "agent", "model": "model", "tool": "tool", "day": "day", "project": "project_id",
+             "tag": "tag"}
 
 _SUMS = {
     "requests": Count("id"),
@@ -30,8 +32,20 @@ def usage_filter(
     model: str | None = None,
     tool: str | None = None,
     run_id: str | None = None,
+    tag: str | None = None,
+    project_id: int | None = None,
 ) -> QuerySet[UsageRecord]:
     qs = UsageRecord.objects.for_user(user).between(start, end)
+    if tag:
+        # The indexed (user, tag, occurred_at) rows, not a scan of every record's JSON list.
+        tagged = UsageTag.objects.filter(user=user, tag=tag)
+        if start is not None:
+            tagged = tagged.filter(occurred_at__gte=start)
+        if end is not None:
+            tagged = tagged.filter(occurred_at__lt=end)
+        qs = qs.filter(pk__in=tagged.values("record_id"))
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
     if agent:
         qs = qs.filter(agent=agent)
     if model:
@@ -44,11 +58,13 @@ def usage_filter(
 
 
 def usage_summary(
-    *, user, group_by: str, start: datetime | None = None, end: datetime | None = None
+    *, user, group_by: str, start: datetime | None = None, end: datetime | None = None, tag: str | None = None
 ) -> dict[str, Any]:
-    """Totals, and totals per agent, model, tool or UTC day."""
-    qs = usage_filter(user=user, start=start, end=end)
+    """Totals, and totals per agent, model, tool, UTC day, project or tag (a record counts in each of its tags)."""
+    qs = usage_filter(user=user, start=start, end=end, tag=tag)
     totals = with_prompt_and_completion(qs.aggregate(**_SUMS))
+    if group_by == "tag":
+        return {"group_by": group_by, "totals": totals, "groups": _by_tag(user=user, start=start, end=end)}
     if group_by == "day":
         grouped = qs.annotate(day=TruncDate("occurred_at")).values("day")
     else:
@@ -56,9 +72,28 @@ def usage_summary(
     rows = grouped.annotate(**_SUMS).order_by(group_by if group_by == "day" else "-cost_usd")
     groups = []
     for values in rows:
-        key = values.pop(group_by)
-        groups.append({"key": key.isoformat() if group_by == "day" else key, **with_prompt_and_completion(values)})
+        key = values.pop(GROUPINGS[group_by] if group_by != "day" else "day")
+        key = key.isoformat() if group_by == "day" else "" if key is None else str(key)
+        groups.append({"key": key, **with_prompt_and_completion(values)})
     return {"group_by": group_by, "totals": totals, "groups": groups}
+
+
+_TAG_SUMS = {
+    "requests": Count("record_id"),
+    **{name: Coalesce(Sum(f"record__{name}"), 0) for name in TOKEN_FIELDS},
+    "cost_usd": Coalesce(Sum("record__cost_usd"), ZERO),
+}
+
+
+def _by_tag(*, user, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    """Totals per tag from the UsageTag rows (untagged records are in no group)."""
+    qs = UsageTag.objects.filter(user=user)
+    if start is not None:
+        qs = qs.filter(occurred_at__gte=start)
+    if end is not None:
+        qs = qs.filter(occurred_at__lt=end)
+    rows = qs.values("tag").annotate(**_TAG_SUMS).order_by("-cost_usd", "tag")
+    return [{"key": values.pop("tag"), **with_prompt_and_completion(values)} for values in rows]
 
 
 def run_metrics(*, run: Run) -> dict[str, Any]:
@@ -92,4 +127,14 @@ def unpriced_models() -> list[dict[str, Any]]:
         .values("model")
         .annotate(records=Count("id"), tokens=Coalesce(Sum(F("total_tokens")), 0))
         .order_by("-records")
+    )
+
+
+def api_keys_visible(*, user) -> QuerySet[ApiKey]:
+    """The caller's own keys, and the keys of the projects of organizations they own or administer."""
+    managed = Membership.objects.filter(user=user, role__in=Membership.MANAGER_ROLES).values("organization_id")
+    return (
+        ApiKey.objects.filter(Q(user=user) | Q(project__organization_id__in=managed))
+        .select_related("user", "project__organization")
+        .order_by("-created_at", "-pk")
     )

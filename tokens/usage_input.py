@@ -54,6 +54,7 @@ class UsageInput:
     reservation_id: uuid.UUID | None = None
     latency_ms: int | None = None
     metadata: dict = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
     units: dict = field(default_factory=dict)
     service_tier: str = ""
     provider_cost: Decimal | None = None
@@ -194,6 +195,8 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
         elif not json_text_is_clean(dumped):
             errors.update(json_text_errors(metadata, "metadata"))
 
+    tags = parse_tags(data.get("tags"), errors)
+
     if errors:
         raise FieldErrors(errors)
     return UsageInput(
@@ -212,6 +215,7 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
         reservation_id=reservation_id,
         latency_ms=latency_ms,
         metadata=metadata,
+        tags=tags,
         units=units,
         service_tier=service_tier.strip().lower(),
         provider_cost=provider_cost,
@@ -219,6 +223,38 @@ def parse_usage_record(data: Any, *, provider_of=None, now: datetime | None = No
 
 
 MAX_UNITS = Decimal(MAX_TOKENS)
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 64
+
+
+def parse_tags(value: Any, errors: dict, name: str = "tags") -> list[str]:
+    """Cost-center tags: a list of up to MAX_TAGS strings of 1 to MAX_TAG_LENGTH characters, trimmed,
+    repeats dropped, order kept."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.setdefault(name, []).append(f"Must be a list of at most {MAX_TAGS} strings.")
+        return []
+    if len(value) > MAX_TAGS:
+        errors.setdefault(name, []).append(f"At most {MAX_TAGS} tags.")
+        return []
+    tags: list[str] = []
+    for index, tag in enumerate(value):
+        problem = None
+        if not isinstance(tag, str):
+            problem = "Must be a string."
+        else:
+            problem = text_error(tag)
+            tag = tag.strip()
+            if problem is None and not tag:
+                problem = "May not be blank."
+            elif problem is None and len(tag) > MAX_TAG_LENGTH:
+                problem = f"At most {MAX_TAG_LENGTH} characters."
+        if problem:
+            errors.setdefault(f"{name}.{index}", []).append(problem)
+        elif tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def parse_units(value: Any, errors: dict) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from budgets import selectors
 from budgets.models import Budget, BudgetWindow, Reservation, ReservationHold
 from budgets.services.locking import windows_create
 from budgets.windows import window_bounds
+from core.db import rows_lock
 from core.money import ZERO, to_decimal
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,9 @@ def reservations_settle(*, records: list, now: datetime | None = None) -> None:
         if update:
             Reservation.objects.filter(pk=res.pk).update(**update)
     if committed:
-        ReservationHold.objects.filter(reservation_id__in=committed, active=True).update(active=False)
+        # Locked in primary-key order first: an UPDATE of several rows locks them in scan order.
+        holds = rows_lock(ReservationHold.objects.filter(reservation_id__in=committed, active=True))
+        ReservationHold.objects.filter(pk__in=[h.pk for h in holds]).update(active=False)
 
 
 def budget_windows_charge(*, records: list, count_tokens: bool = True) -> list[ThresholdCrossing]:
@@ -89,13 +92,13 @@ def budget_windows_charge(*, records: list, count_tokens: bool = True) -> list[T
     charges only the cost (records repriced after they were charged).
     Returns the alert thresholds crossed by these charges.
     """
-    budgets = selectors.budgets_active_for_users(user_ids={r.user_id for r in records})
+    budgets = selectors.budgets_active_for_records(records=records)
     if not budgets:
         return []
     increments: dict[tuple[int, datetime], list] = defaultdict(lambda: [0, ZERO])
     for record in records:
         for b in budgets:
-            if selectors.budget_applies(b, user_id=record.user_id, agent=record.agent, run_id=record.run_id):
+            if selectors.record_applies(b, record):
                 start, _ = window_bounds(b.period, b.tz_name, record.occurred_at)
                 inc = increments[(b.pk, start)]
                 if count_tokens:

@@ -17,12 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from budgets import selectors
+from budgets.labels import scope_words
 from budgets.models import Budget, Reservation, ReservationHold
 from budgets.services.locking import windows_lock
 from budgets.windows import window_bounds
 from core.money import COST_QUANTUM, ZERO, dollars, dollars_over
 from tokens.counts import TokenCounts
+from tokens.models import ApiKey
 from tokens.pricing import catalog, cost_of
+from tokens.services import usage_attribution
 from tokens.tokenizer import count_messages, count_text
 
 
@@ -72,6 +75,8 @@ class CheckResult:
     cost_usd: Decimal | None
     budgets: list[dict[str, Any]] = field(default_factory=list)
     denied_by: list[int] = field(default_factory=list)
+    # Each blocking budget: {"id", "name", "label", "scope"}; the soft ones passed, in "warnings".
+    denials: list[dict[str, Any]] = field(default_factory=list)
     reservation: Reservation | None = None
 
 
@@ -88,16 +93,25 @@ def budget_check(
     reserve: bool = False,
     now: datetime | None = None,
     ttl: timedelta | None = None,
+    api_key: ApiKey | None = None,
+    tags: list[str] | tuple[str, ...] = (),
 ) -> CheckResult:
     """May this call go ahead? With ``reserve``, hold its estimate on every applicable budget.
 
     The prompt is given as a token count, a text or chat messages. A hard
     budget denies when committed + live holds + this estimate would pass its
-    limit, or when it is already used up; a soft one only says so.
+    limit, or when it is already used up; a soft one only says so. The call is
+    attributed as its usage will be (``usage_attribution``): the key's project
+    and organization, else the user's organization, so organization, project,
+    key and tag budgets apply too.
     """
     now = now or timezone.now()
     input_tokens = prompt_tokens(model=model, input_tokens=input_tokens, prompt=prompt, messages=messages)
-    budgets = selectors.budgets_applicable(user=user, agent=agent, run_id=run_id)  # read fresh, every time
+    organization_id, project_id = usage_attribution(api_key=api_key, user=user)
+    budgets = selectors.budgets_applicable(  # read fresh, every time
+        user=user, agent=agent, run_id=run_id, organization_id=organization_id, project_id=project_id,
+        api_key_id=api_key.pk if api_key is not None else None, tags=tuple(tags),
+    )
     estimate = call_estimate(user=user, agent=agent, model=model, input_tokens=input_tokens,
                              max_output_tokens=max_output_tokens, strict=any(b.strict for b in budgets), now=now)
     bounds = {b.pk: window_bounds(b.period, b.tz_name, now) for b in budgets}
@@ -172,7 +186,7 @@ def _decide(*, budgets: list[Budget], bounds: dict, estimate: Estimate, held: bo
         r_tokens, r_usd = reserved.get((b.pk, start), (0, ZERO))
         item = selectors.figures(
             b, window_start=start, window_end=end, spent_tokens=w.spent_tokens, spent_usd=w.spent_usd,
-            reserved_tokens=r_tokens, reserved_usd=r_usd,
+            reserved_tokens=r_tokens, reserved_usd=r_usd, label_from=listed,
         )
         decision.items.append(item)
         if _would_exceed(b, item, tokens=pending_tokens, usd=pending_usd):
@@ -211,8 +225,14 @@ def _result(decision: Decision, *, estimate: Estimate, reservation: Reservation 
     return CheckResult(
         allowed=decision.allowed, reason=reason, message=message, input_tokens=estimate.input_tokens,
         output_tokens=estimate.output_tokens, cost_usd=estimate.cost_usd, budgets=items,
-        denied_by=[b.pk for b in decision.hard_denials], reservation=reservation,
+        denied_by=[b.pk for b in decision.hard_denials],
+        denials=[_denial(b, items) for b in decision.hard_denials], reservation=reservation,
     )
+
+
+def _denial(budget: Budget, items: list[dict]) -> dict[str, Any]:
+    item = next(i for i in items if i["id"] == budget.pk)
+    return {"id": budget.pk, "name": budget.name, "label": item["label"], "scope": budget.scope}
 
 
 def _would_exceed(budget: Budget, item: dict, *, tokens: int, usd: Decimal) -> bool:
@@ -248,4 +268,5 @@ def _denial_text(budget: Budget, items: list[dict]) -> str:
         left = item["remaining_usd"]
         over = f" (over by {dollars_over(-left)})" if left < 0 else ""
         parts.append(f"{dollars(max(left, ZERO))} of {dollars(budget.limit_usd)} left{over}")
-    return f"budget {budget.pk} ({budget.scope}, {budget.period}) has " + " and ".join(parts)
+    return (f"budget {budget.pk} \"{item['label']}\" ({scope_words(budget.scope)}, {budget.period}) has "
+            + " and ".join(parts))

@@ -16,9 +16,9 @@ from budgets.services.locking import windows_lock
 from budgets.windows import valid_timezone, window_bounds
 from core.errors import InvalidInput
 from core.money import COST_QUANTUM, ZERO
-from tokens.models import UsageRecord
+from tokens.models import UsageRecord, UsageTag
 
-EDITABLE = ("limit_tokens", "limit_usd", "enforcement", "thresholds", "timezone", "strict", "is_active",
+EDITABLE = ("name", "limit_tokens", "limit_usd", "enforcement", "thresholds", "timezone", "strict", "is_active",
             "webhook_url", "webhook_secret", "period", "priority")
 NO_LIMIT = "Set limit_tokens, limit_usd or both."
 AUDITED = ("limit_tokens", "limit_usd", "enforcement", "period", "thresholds", "timezone", "is_active", "strict")
@@ -55,10 +55,16 @@ def budget_errors(*, values: dict[str, Any], creating: bool = False) -> dict[str
     if not creating:
         return errors
     scope = values.get("scope", Budget.SCOPE_USER)
-    if scope == Budget.SCOPE_GLOBAL and values.get("user") is not None:
-        errors["user"] = ["A global budget has no user."]
-    if scope != Budget.SCOPE_GLOBAL and values.get("user") is None:
+    if scope in (Budget.SCOPE_GLOBAL, *Budget.ORG_SCOPES) and values.get("user") is not None:
+        errors["user"] = [f"A {scope} budget has no user."]
+    if scope in Budget.USER_SCOPES and values.get("user") is None:
         errors["user"] = ["Required for this scope."]
+    needs = {Budget.SCOPE_ORGANIZATION: "organization", Budget.SCOPE_PROJECT: "project",
+             Budget.SCOPE_KEY: "api_key", Budget.SCOPE_TAG: "organization"}.get(scope)
+    if needs and values.get(needs) is None:
+        errors[needs] = [f"Required for scope {scope}."]
+    if scope == Budget.SCOPE_TAG and not values.get("tag"):
+        errors["tag"] = ["Required for scope tag."]
     if scope == Budget.SCOPE_USER_AGENT and not values.get("agent"):
         errors["agent"] = ["Required for scope user_agent."]
     if scope == Budget.SCOPE_RUN and not values.get("run_id"):
@@ -82,6 +88,20 @@ def budget_create(*, by, **values: Any) -> Budget:
         values["agent"] = ""
     if scope != Budget.SCOPE_RUN:
         values["run_id"] = ""
+    if scope != Budget.SCOPE_TAG:
+        values["tag"] = ""
+    # Organization, project and key budgets know their organization (visibility, and the org's tag budgets).
+    if scope == Budget.SCOPE_PROJECT:
+        values["organization"] = values["project"].organization
+    elif scope == Budget.SCOPE_KEY:
+        project = values["api_key"].project
+        values["organization"] = project.organization if project is not None else None
+    if scope not in (Budget.SCOPE_PROJECT,):
+        values["project"] = None
+    if scope != Budget.SCOPE_KEY:
+        values["api_key"] = None
+    if scope in (Budget.SCOPE_GLOBAL, *Budget.USER_SCOPES):
+        values["organization"] = None
     with transaction.atomic():
         budget = Budget.objects.create(**values)
         _current_window_backfill(budget=budget)
@@ -104,8 +124,18 @@ def _current_window_backfill(*, budget: Budget) -> None:
     records = UsageRecord.objects.filter(occurred_at__gte=start)
     if end is not None:
         records = records.filter(occurred_at__lt=end)
-    if budget.scope != Budget.SCOPE_GLOBAL:
+    if budget.scope in Budget.USER_SCOPES:
         records = records.filter(user_id=budget.user_id)
+    elif budget.scope == Budget.SCOPE_ORGANIZATION:
+        records = records.filter(organization_id=budget.organization_id)
+    elif budget.scope == Budget.SCOPE_PROJECT:
+        records = records.filter(project_id=budget.project_id)
+    elif budget.scope == Budget.SCOPE_KEY:
+        records = records.filter(api_key_id=budget.api_key_id)
+    elif budget.scope == Budget.SCOPE_TAG:
+        records = records.filter(pk__in=UsageTag.objects.filter(
+            organization_id=budget.organization_id, tag=budget.tag, occurred_at__gte=start,
+            **({"occurred_at__lt": end} if end is not None else {})).values("record_id"))
     if budget.scope == Budget.SCOPE_USER_AGENT:
         records = records.filter(agent=budget.agent)
     elif budget.scope == Budget.SCOPE_RUN:

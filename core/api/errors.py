@@ -27,6 +27,7 @@ DOMAIN_STATUS = {
     errors.NotFound: status.HTTP_404_NOT_FOUND,
     errors.Conflict: status.HTTP_409_CONFLICT,
     errors.Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    errors.Busy: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 DRF_CODES = {

@@ -94,3 +94,14 @@ class IdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+def query_int(params: QueryDict, name: str) -> int | None:
+    """A positive integer id parameter; None when absent or empty, a 400 naming it when not a number."""
+    value = params.get(name)
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        message = "Must be a positive integer id."
+        raise InvalidInput(f"Invalid {name}: {message}", fields={name: [message]})
+    return int(value)

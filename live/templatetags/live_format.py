@@ -6,28 +6,21 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
-register = template.Library()
+from core.money import dollars
 
-SMALLEST = Decimal("0.0001")
+register = template.Library()
 
 
 @register.filter
 def usd(value) -> str:
-    """$1,234.57 from a dollar up; $0.0025 below; <$0.0001 for dust; same rule as live.js."""
+    """Money the one way (core.money.dollars; live.js follows the same rule): $1,234.57, $0.0025, <$0.0001."""
     if value is None or value == "":
         return "–"
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
         return "–"
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    if amount == 0:
-        return "$0.00"
-    if amount < SMALLEST:
-        return f"{sign}<$0.0001"
-    places = Decimal("0.01") if amount >= 1 else SMALLEST
-    return f"{sign}${amount.quantize(places, rounding=ROUND_HALF_UP):,}"
+    return dollars(amount)
 
 
 @register.filter

@@ -14,10 +14,17 @@
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#6b7385";
   Chart.defaults.maintainAspectRatio = false;
+  // Money the one way (docs/analytics.md, "Money"): $1,234.57 from $1, $0.8527 under, <$0.0001, $0.00.
+  var usd2 = new Intl.NumberFormat("en-US", {style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2});
+  var usd4 = new Intl.NumberFormat("en-US", {style: "currency", currency: "USD", minimumFractionDigits: 4, maximumFractionDigits: 4});
   var usd = function (v) {
-    var small = Math.abs(v) < 0.01 && v !== 0;
-    return "$" + (small ? v.toFixed(4) : v.toLocaleString(undefined, {minimumFractionDigits: 2, maximumFractionDigits: 2}));
+    var a = Math.abs(v), sign = v < 0 ? "-" : "";
+    if (a === 0) { return "$0.00"; }
+    if (a < 0.0001) { return sign + "<$0.0001"; }
+    return sign + (a >= 0.99995 ? usd2 : usd4).format(a);  // $0.99996 reads $1.00, as on the server
   };
+  // A chart with no data is replaced by its "no data" note server-side: no canvas, nothing to draw.
+  var canvas = function (id) { return document.getElementById(id); };
   var compact = function (v) {
     var a = Math.abs(v);
     if (a >= 1e9) { return (v / 1e9).toFixed(1) + "B"; }
@@ -27,7 +34,7 @@
   };
   var grid = {color: "#eef0f5"};
 
-  new Chart(document.getElementById("chart-daily"), {
+  if (canvas("chart-daily")) new Chart(canvas("chart-daily"), {
     type: "bar",
     data: {
       labels: data.days,
@@ -48,7 +55,7 @@
     }
   });
 
-  new Chart(document.getElementById("chart-models"), {
+  if (canvas("chart-models")) new Chart(canvas("chart-models"), {
     type: "doughnut",
     data: {
       labels: data.by_model.labels,
@@ -63,7 +70,7 @@
     }
   });
 
-  new Chart(document.getElementById("chart-tools"), {
+  if (canvas("chart-tools")) new Chart(canvas("chart-tools"), {
     type: "bar",
     data: {
       labels: data.by_tool.labels,

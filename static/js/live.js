@@ -28,7 +28,7 @@
     var a = Math.abs(n), sign = n < 0 ? "-" : "";
     if (a === 0) return "$0.00";
     if (a < 0.0001) return sign + "<$0.0001";
-    return sign + (a >= 1 ? usd2 : usd4).format(a);
+    return sign + (a >= 0.99995 ? usd2 : usd4).format(a);  // $0.99996 reads $1.00, as on the server
   }
   function ints(value) { return value === null || value === undefined ? "–" : intFmt.format(value); }
   function pct(value) { return value === null || value === undefined ? "–" : Number(value).toFixed(1) + "%"; }

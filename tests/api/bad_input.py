@@ -26,9 +26,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from analytics.models import Alert
 from optimization.models import PromptTemplate
 from tokens.models import UsageRecord
 
@@ -123,11 +125,44 @@ def base_requests(*, alice, staff_client: APIClient, client: APIClient) -> list[
         "service_tier": "default", "units": {"image_size": "1024x1024"},
         "occurred_at": timezone.now().isoformat(), "optimization": {"technique": "compression",
                                                                    "original_tokens": 30},
-        "metadata": {"trace": "t-1", "tags": ["a", {"deep": "b"}]},
+        "metadata": {"trace": "t-1", "tags": ["a", {"deep": "b"}]}, "tags": ["ads", "eu"],
     }
     budget_path = f"/api/v1/budgets/{budget.json()['id']}"
+    alert, _ = Alert.objects.get_or_create(
+        dedupe_key="bad-input:alert", defaults={"kind": Alert.KIND_USAGE_SPIKE, "user": alice, "message": "Spike."})
     res = f"/api/v1/budgets/reservations/{reservation}"
+    org = client.post("/api/v1/organizations", {"name": "Bad Input Org"}, format="json").json()
+    org_path = f"/api/v1/organizations/{org['id']}"
+    bob = get_user_model().objects.get_or_create(username="bad-input-bob")[0]
+    client.post(f"{org_path}/members", {"username": bob.username}, format="json")
+    member_path = f"{org_path}/members/{bob.pk}"
+    project = client.post("/api/v1/projects", {"organization": org["id"], "name": "Web"}, format="json").json()
+    project_path = f"/api/v1/projects/{project['id']}"
+    key = client.post("/api/v1/keys", {"name": "bad-input"}, format="json").json()
+    key_path = f"/api/v1/keys/{key['id']}"
     return [
+        ("GET", "/api/v1/organizations", "/api/v1/organizations", None, {}),
+        ("POST", "/api/v1/organizations", "/api/v1/organizations", {"name": "Org 2", "slug": "org-2"}, {}),
+        ("GET", "/api/v1/organizations/{organization_id}", org_path, None, {}),
+        ("GET", "/api/v1/organizations/{organization_id}/members", f"{org_path}/members", None, {}),
+        ("POST", "/api/v1/organizations/{organization_id}/members", f"{org_path}/members",
+         {"username": "root", "role": "member"}, {}),
+        ("PATCH", "/api/v1/organizations/{organization_id}/members/{user_id}", member_path, {"role": "admin"}, {}),
+        ("DELETE", "/api/v1/organizations/{organization_id}/members/{user_id}", member_path, None, {}),
+        ("GET", "/api/v1/projects", "/api/v1/projects", None, {"organization": str(org["id"])}),
+        ("POST", "/api/v1/projects", "/api/v1/projects", {"organization": org["id"], "name": "Mobile",
+                                                          "slug": "mobile"}, {}),
+        ("GET", "/api/v1/projects/{project_id}", project_path, None, {}),
+        ("PATCH", "/api/v1/projects/{project_id}", project_path, {"name": "Web 2"}, {}),
+        ("DELETE", "/api/v1/projects/{project_id}", project_path, None, {}),
+        ("GET", "/api/v1/keys", "/api/v1/keys", None, {}),
+        ("POST", "/api/v1/keys", "/api/v1/keys", {"name": "k2"}, {}),
+        ("GET", "/api/v1/keys/{key_id}", key_path, None, {}),
+        ("PATCH", "/api/v1/keys/{key_id}", key_path, {"name": "renamed"}, {}),
+        ("DELETE", "/api/v1/keys/{key_id}", key_path, None, {}),
+        ("GET", "/api/v1/alerts", "/api/v1/alerts", None, {"state": "open", "user": alice.username}),
+        ("POST", "/api/v1/alerts/{alert_id}/acknowledge", f"/api/v1/alerts/{alert.pk}/acknowledge",
+         {"user": alice.username}, {}),
         ("GET", "/api/v1/budgets", "/api/v1/budgets", None, {"user": alice.username}),
         ("POST", "/api/v1/budgets", "/api/v1/budgets",
          {"scope": "user_agent", "user": alice.username, "agent": "writer", "period": "day", "limit_usd": "5",
@@ -136,7 +171,8 @@ def base_requests(*, alice, staff_client: APIClient, client: APIClient) -> list[
         ("PATCH", "/api/v1/budgets/{budget_id}", budget_path,
          {"limit_tokens": 2 * 10**9, "timezone": "UTC", "webhook_secret": "t"}, {}),
         ("POST", "/api/v1/budgets/check", "/api/v1/budgets/check",
-         {"agent": "triage", "model": MODEL, "run_id": "run-1", "messages": MESSAGES, "user": alice.username}, {}),
+         {"agent": "triage", "model": MODEL, "run_id": "run-1", "messages": MESSAGES, "user": alice.username,
+          "tags": ["ads"]}, {}),
         ("GET", "/api/v1/budgets/reservations/{reservation_id}", res, None, {"user": alice.username}),
         ("POST", "/api/v1/budgets/reservations/{reservation_id}/commit", f"{res}/commit",
          {"user": alice.username}, {}),
@@ -176,7 +212,8 @@ def base_requests(*, alice, staff_client: APIClient, client: APIClient) -> list[
         ("POST", "/api/v1/tokens/count", "/api/v1/tokens/count", {"model": MODEL, "messages": MESSAGES}, {}),
         ("GET", "/api/v1/usage", "/api/v1/usage", None,
          {"agent": "triage", "model": MODEL, "tool": "search", "run_id": "run-1", "from": "2024-01-01",
-          "to": "2030-01-01T00:00:00Z", "user": alice.username, "cursor": "cD0yMDI0", "page_size": "10"}),
+          "to": "2030-01-01T00:00:00Z", "user": alice.username, "cursor": "cD0yMDI0", "page_size": "10",
+          "tag": "ads", "project": "1"}),
         ("POST", "/api/v1/usage", "/api/v1/usage", record, {}),
         ("GET", "/api/v1/usage/summary", "/api/v1/usage/summary", None,
          {"group_by": "agent", "from": "2024-01-01", "to": "2030-01-01", "user": alice.username}),

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from analytics.models import Alert
 from optimization.models import PromptTemplate
 from tokens.services import api_key_create
 
@@ -213,5 +214,63 @@ def run(*, alice, bob, staff, service) -> list[Exchange]:
     call(api, "GET", "/api/v1/reports/reconciliation?user=bob", expect=403)
     call(api, "GET", "/api/v1/policy")
     call(api, "GET", "/api/v1/policy?user=bob", expect=403)
+    alert, _ = Alert.objects.get_or_create(
+        dedupe_key="scenario:alert", defaults={"kind": Alert.KIND_USAGE_SPIKE, "user": alice, "message": "Spike."})
+    call(api, "GET", "/api/v1/alerts")
+    call(api, "GET", "/api/v1/alerts?state=unread", expect=400)
+    call(svc, "GET", "/api/v1/alerts?user=alice&state=open")
+    call(api, "GET", "/api/v1/alerts?user=bob", expect=403)
+    acknowledge = "/api/v1/alerts/{alert_id}/acknowledge"
+    call(api, "POST", f"/api/v1/alerts/{alert.pk}/acknowledge", {}, path=acknowledge)
+    call(other, "POST", f"/api/v1/alerts/{alert.pk}/acknowledge", {}, path=acknowledge, expect=404)
+    call(api, "POST", f"/api/v1/alerts/{alert.pk}/acknowledge", {"user": "bob"}, path=acknowledge, expect=403)
+    _organizations_and_keys(call, api, other)
     return call.exchanges
+
+
+def _organizations_and_keys(call: Recorder, api: APIClient, other: APIClient) -> None:
+    """Organizations, members, projects, keys, a tag budget, a rate-limited check."""
+    org = call(api, "POST", "/api/v1/organizations", {"name": "Scenario Org"}, expect=201)
+    call(api, "POST", "/api/v1/organizations", {"name": "Scenario Org"}, expect=409)
+    call(api, "GET", "/api/v1/organizations")
+    org_path = "/api/v1/organizations/{organization_id}"
+    call(api, "GET", f"/api/v1/organizations/{org['id']}", path=org_path)
+    call(other, "GET", f"/api/v1/organizations/{org['id']}", path=org_path, expect=404)
+    members = f"/api/v1/organizations/{org['id']}/members"
+    member = call(api, "POST", members, {"username": "bob", "role": "member"}, path=f"{org_path}/members",
+                  expect=201)
+    call(api, "POST", members, {"username": "nobody"}, path=f"{org_path}/members", expect=400)
+    call(other, "GET", members, path=f"{org_path}/members")
+    call(other, "POST", members, {"username": "bob"}, path=f"{org_path}/members", expect=403)
+    member_path = f"{org_path}/members/{{user_id}}"
+    call(api, "PATCH", f"{members}/{member['user_id']}", {"role": "admin"}, path=member_path)
+    project = call(api, "POST", "/api/v1/projects", {"organization": org["id"], "name": "Web", "rpm_limit": 1000},
+                   expect=201)
+    call(api, "POST", "/api/v1/projects", {"organization": org["id"], "name": "Web"}, expect=409)
+    call(api, "GET", "/api/v1/projects")
+    project_path = f"/api/v1/projects/{project['id']}"
+    call(api, "GET", project_path, path="/api/v1/projects/{project_id}")
+    call(api, "PATCH", project_path, {"tpm_limit": 100000}, path="/api/v1/projects/{project_id}")
+    key = call(api, "POST", "/api/v1/keys", {"name": "limited", "project": project["id"], "rpm_limit": 1},
+               expect=201)
+    call(api, "POST", "/api/v1/keys", {"name": "x", "project": 10**12}, expect=400)
+    call(api, "GET", "/api/v1/keys")
+    key_path = f"/api/v1/keys/{key['id']}"
+    call(api, "GET", key_path, path="/api/v1/keys/{key_id}")
+    call(api, "PATCH", key_path, {"name": "limited-1"}, path="/api/v1/keys/{key_id}")
+    call(api, "POST", "/api/v1/budgets", {"scope": "tag", "organization": org["id"], "tag": "ads",
+                                          "limit_tokens": 10**9, "name": "Ads"}, expect=201)
+    limited = APIClient()
+    limited.credentials(HTTP_AUTHORIZATION=f"Bearer {key['key']}")
+    body = {"agent": "triage", "model": MODEL, "estimated_input_tokens": 10, "tags": ["ads"]}
+    call(limited, "POST", "/api/v1/budgets/check", body)
+    call(limited, "POST", "/api/v1/budgets/check", body, expect=429)
+    call(limited, "POST", "/api/v1/usage", {"request_id": "tagged-1", "model": MODEL, "tags": ["ads"],
+                                            "prompt_tokens": 3, "completion_tokens": 1}, expect=201)
+    call(api, "GET", "/api/v1/usage?tag=ads")
+    call(api, "GET", "/api/v1/usage/summary?group_by=tag")
+    call(api, "DELETE", "/api/v1/keys/999999999", path="/api/v1/keys/{key_id}", expect=404)
+    call(api, "DELETE", key_path, path="/api/v1/keys/{key_id}")
+    call(api, "DELETE", f"{members}/{member['user_id']}", path=member_path)
+    call(api, "DELETE", project_path, path="/api/v1/projects/{project_id}")
 

@@ -27,7 +27,7 @@ def add_form(user, **values) -> dict:
     return {
         "scope": "user", "user": user.pk if user else "", "agent": "", "run_id": "", "priority": "1",
         "is_active": "on", "period": "month", "timezone": "", "limit_tokens": "", "limit_usd": "",
-        "enforcement": "hard", "thresholds": "[50, 80, 90, 100]", "webhook_url": "", "webhook_secret": "",
+        "enforcement": "hard", "thresholds": "50, 80, 90, 100", "webhook_url": "", "webhook_secret": "",
         **NO_INLINES, **values,
     }
 
@@ -49,7 +49,10 @@ def form_errors(response) -> dict:
          {"limit_tokens": ["Must be zero or more."], "limit_usd": ["Must be zero or more."]}),
         ({}, {"limit_tokens": ["Set limit_tokens, limit_usd or both."]}),
         ({"limit_usd": "five"}, {"limit_usd": ["Enter a number."]}),
-        ({"limit_usd": "5", "thresholds": "[0]"}, {"thresholds": ["A list of positive percentages."]}),
+        ({"limit_usd": "5", "thresholds": "0"},
+         {"thresholds": ["Each threshold is more than 0 and at most 1000 (percent of the limit)."]}),
+        ({"limit_usd": "5", "thresholds": "[50]"},  # not JSON: numbers
+         {"thresholds": ["Write percentages separated by commas, e.g. 50, 80, 90, 100."]}),
     ],
 )
 def test_add_form_shows_what_the_services_refuse_as_field_errors(admin_client, user, values, errors):
@@ -83,7 +86,7 @@ def test_user_and_agent_budget_without_agent_is_a_field_error_then_saves_with_on
 def inline_form(budget: Budget, rows: list[dict], **values) -> dict:
     data = {
         "priority": "1", "is_active": "on", "period": budget.period, "timezone": "", "enforcement": "hard",
-        "limit_tokens": str(budget.limit_tokens), "limit_usd": "", "thresholds": "[50, 80, 90, 100]",
+        "limit_tokens": str(budget.limit_tokens), "limit_usd": "", "thresholds": "50, 80, 90, 100",
         "webhook_url": "", "webhook_secret": "", **NO_INLINES,
         "agent_budgets-TOTAL_FORMS": str(len(rows)),
         "agent_budgets-INITIAL_FORMS": str(sum(1 for r in rows if "id" in r)), **values,

@@ -8,9 +8,10 @@ from budgets.models import Budget, BudgetChange, Reservation
 from tokens.tokenizer import count_messages, count_text
 
 ITEM_KEYS = [
-    "id", "scope", "period", "agent", "run_id", "limit_tokens", "limit_usd", "spent_tokens", "spent_usd",
+    "id", "name", "label", "scope", "period", "agent", "run_id", "limit_tokens", "limit_usd", "spent_tokens",
+    "spent_usd",
     "reserved_tokens", "reserved_usd", "remaining_tokens", "remaining_usd", "percent_used", "enforcement",
-    "window_start", "window_end", "status",
+    "window_start", "window_end", "status", "forecast",
 ]
 
 
@@ -151,7 +152,7 @@ def test_an_overrun_budget_says_so_in_cents_and_never_a_negative_amount_left(
     ingest(user, prompt=1_000_000_000, completion=287_358_998)
     body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
     assert body["message"] == (
-        f"{opening}budget {budget.pk} (user, month) has $0.00 of $12.00 left (over by $5,361.59)."
+        f"{opening}budget {budget.pk} \"All your usage\" (user, month) has $0.00 of $12.00 left (over by $5,361.59)."
     )
     # Only the message is rounded: the figures stay exact.
     (item,) = body["budgets"]
@@ -164,13 +165,14 @@ def test_denial_text_for_tokens_and_small_amounts(api, user, make_budget, ingest
     ingest(user, prompt=1200, completion=1)  # $0.00301 spent
     body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
     assert body["message"] == (
-        f"Denied: budget {budget.pk} (user, month) has 0 of 1000 tokens left (over by 201) "
+        f"Denied: budget {budget.pk} \"All your usage\" (user, month) has 0 of 1000 tokens left (over by 201) "
         "and $1,234.50 of $1,234.50 left."
     )
     assert body["budgets"][0]["remaining_tokens"] == -201
     ingest(user, prompt=0, completion=123_449_700)  # $1,234.50001 spent in all: over by $0.00001
     body = api.post("/api/v1/budgets/check", check_body(), format="json").json()
-    assert body["message"].endswith("and $0.00 of $1,234.50 left (over by $0.01).")
+    # Under a dollar, money shows four decimals (docs/analytics.md, "Money"); an overrun rounds up.
+    assert body["message"].endswith("and $0.00 of $1,234.50 left (over by $0.0001).")
 
 
 @pytest.mark.django_db

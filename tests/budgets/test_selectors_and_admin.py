@@ -28,6 +28,7 @@ def test_budgets_for_user_returns_live_decimal_figures(user, make_budget, ingest
         "reserved_tokens": 150, "reserved_usd": Decimal("0.00075"), "remaining_tokens": 600,
         "remaining_usd": Decimal("0.00825"), "percent_used": Decimal("25.00"), "enforcement": "hard",
         "window_start": item["window_start"], "window_end": None, "status": "ok",
+        "name": "", "label": "All your usage",
     }
     assert item["window_start"].year == 1970
 
@@ -138,7 +139,7 @@ def test_admin_add_budget_goes_through_the_service(admin_client, user):
     response = admin_client.post("/admin/budgets/budget/add/", {
         "scope": "user", "user": user.pk, "agent": "", "run_id": "", "priority": "1", "is_active": "on",
         "period": "week", "timezone": "", "limit_tokens": "700", "limit_usd": "", "enforcement": "hard",
-        "thresholds": "[50, 100]", "webhook_url": "", "webhook_secret": "",
+        "thresholds": "50, 100", "webhook_url": "", "webhook_secret": "",
         "agent_budgets-TOTAL_FORMS": "0", "agent_budgets-INITIAL_FORMS": "0",
         "changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0",
     })
@@ -152,7 +153,7 @@ def test_admin_add_budget_goes_through_the_service(admin_client, user):
 def test_admin_rejects_an_unknown_timezone_with_a_form_error(admin_client, user):
     response = admin_client.post("/admin/budgets/budget/add/", {
         "scope": "user", "user": user.pk, "priority": "1", "is_active": "on", "period": "day",
-        "timezone": "Mars/Base", "limit_tokens": "700", "enforcement": "hard", "thresholds": "[50]",
+        "timezone": "Mars/Base", "limit_tokens": "700", "enforcement": "hard", "thresholds": "50",
         "agent_budgets-TOTAL_FORMS": "0", "agent_budgets-INITIAL_FORMS": "0",
         "changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0",
     })

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -64,6 +65,22 @@ def test_serve_runs_http_and_websockets_and_stops_on_sigterm(tmp_path, user, cat
                 return False
 
         assert asyncio.run(socket_opens())
+
+        # The gateway is answered on WS_PORT by daphne (docs/gateway.md): no provider key is set here,
+        # so it says so in OpenAI's error shape. OTLP ingestion is a plain view, on PORT.
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ws_port}/gateway/openai/v1/chat/completions", method="POST",
+            data=json.dumps({"model": "gpt-4o", "messages": []}).encode(),
+            headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        assert caught.value.code == 503
+        assert json.loads(caught.value.read())["error"]["code"] == "provider_not_configured"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/traces", method="POST", data=b'{"resourceSpans": []}',
+            headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert (response.status, json.loads(response.read())) == (200, {})
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

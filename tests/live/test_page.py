@@ -218,7 +218,7 @@ def test_feed_shows_the_date_of_calls_from_another_day(client, user, usage):
         (Decimal("0.00002"), "<$0.0001"),
         (Decimal("0.00036"), "$0.0004"),
         (Decimal("0.0025"), "$0.0025"),
-        (Decimal("0.99999"), "$1.0000"),
+        (Decimal("0.99999"), "$1.00"),  # rounds to a dollar: shown in cents (docs/analytics.md, "Money")
         (Decimal("1"), "$1.00"),
         (Decimal("1234567.891"), "$1,234,567.89"),
         ("3.25286", "$3.25"),

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from budgets.services import budget_create
 from demo.management.commands.simulate_agents import Command
 from demo.services import AGENT_PROFILES
 from tokens.models import ApiKey, UsageRecord
@@ -79,6 +80,7 @@ def test_simulator_refuses_production(settings):
 @pytest.mark.django_db
 def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypatch):
     posted: list[tuple[str, str, dict]] = []
+    checked: list[dict] = []
 
     class NetraError(Exception):
         status = 400
@@ -89,6 +91,10 @@ def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypat
     class NetraClient:
         def __init__(self, base_url, api_key, **options):
             self.base_url, self.api_key, self.options = base_url, api_key, options
+
+        def budget_check(self, **kwargs):
+            checked.append(kwargs)
+            return types.SimpleNamespace(allowed=True, reason="no_budget", raw={}, reservation=None)
 
         def usage_create(self, record):
             posted.append((self.base_url, self.api_key, record))
@@ -107,7 +113,10 @@ def test_simulator_posts_through_the_sdk_when_installed(user, catalog, monkeypat
     assert {base for base, _, _ in posted} == {"http://127.0.0.1:9"}
     assert ApiKey.objects.get(name="simulate_agents").key_hash == ApiKey.hash(posted[0][1])
     assert all(record["agent"] in AGENT_PROFILES for _, _, record in posted)
-    assert "Done: 4 calls (alice 4), $0.0500 in total." in out.getvalue()
+    assert "Done: 4 calls (alice 4), $0.0500 in total; 0 blocked by a budget, 0 by a rate limit." in out.getvalue()
+    # Every call was checked first, as its record says, with its tags.
+    assert [(c["agent"], c["model"], c["reserve"], c["tags"]) for c in checked] == [
+        (r["agent"], r["model"], True, r["tags"]) for _, _, r in posted]
 
 
 @pytest.mark.parametrize(
@@ -129,3 +138,29 @@ def test_simulator_defaults_to_where_make_run_serves(monkeypatch, environ, url):
     parser = Command().create_parser("manage.py", "simulate_agents")
     assert parser.parse_args([]).base_url == url
     assert parser.parse_args(["--base-url", "http://example.test:1"]).base_url == "http://example.test:1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_checks_budgets_first_so_a_spent_budget_blocks_calls_instead_of_overrunning(
+        live_server, catalog, user):
+    budget = budget_create(by=None, user=user, scope="user", period="month", limit_tokens=1, name="Tiny")
+    out = StringIO()
+    call_command("simulate_agents", users=1, rate=1000, calls=2, base_url=live_server.url, seed=3, force=True,
+                 stdout=out)
+    text = out.getvalue()
+    assert UsageRecord.objects.count() == 0  # nothing spent past the hard budget
+    assert f'alice: blocked: Denied: budget {budget.pk} "Tiny" (user, month) has 1 of 1 tokens left' in text
+    assert "Done: 0 calls (alice 0), $0.0000 in total; 21 blocked by a budget, 0 by a rate limit." in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_counts_rate_limited_calls_and_goes_on(live_server, catalog, user, monkeypatch):
+    monkeypatch.setattr("demo.management.commands.simulate_agents.SIM_RPM", 2)
+    out = StringIO()
+    call_command("simulate_agents", users=1, rate=1000, calls=3, base_url=live_server.url, seed=5, force=True,
+                 stdout=out)
+    text = out.getvalue()
+    assert UsageRecord.objects.count() == 2  # two calls a minute through the simulator's key
+    assert "alice: rate limited: " in text
+    assert "Done: 2 calls (alice 2), $" in text
+    assert "; 0 blocked by a budget, 31 by a rate limit." in text

@@ -108,9 +108,22 @@ def test_seed_demo_creates_users_budgets_and_a_month_of_usage(db, catalog, tmp_p
     days = {r.date() for r in alice_records.values_list("occurred_at", flat=True)}
     assert len(days) >= 28
 
-    assert sorted(Budget.objects.values_list("user__username", "scope", "period")) == [
+    assert sorted(Budget.objects.filter(user__isnull=False).values_list("user__username", "scope", "period")) == [
         ("alice", "user", "month"), ("alice", "user_agent", "day"), ("bob", "user", "month"),
     ]
+    assert sorted(Budget.objects.filter(user__isnull=True).values_list("name", "scope")) == [
+        ("Acme monthly", "organization"), ("Globex monthly", "organization"), ("Marketing daily", "tag"),
+        ("Research monthly", "project"),
+    ]
+    # Spend is attributed to the demo projects and tagged by cost center.
+    assert set(alice_records.values_list("organization__slug", flat=True)) == {"acme"}
+    assert set(alice_records.values_list("project__slug", flat=True)) == {"support-bot", "research"}
+    assert set(UsageRecord.objects.filter(user__username="bob").values_list("project__slug", flat=True)) == {
+        "pipeline"}
+    assert {t for tags in alice_records.values_list("tags", flat=True) for t in tags} == {
+        "support", "research", "marketing"}
+    assert sorted(ApiKey.objects.values_list("name", "rpm_limit")) == [
+        ("pipeline (demo)", 60), ("research (demo)", 60), ("support-bot (demo)", 120)]
     assert all(r.occurred_at <= timezone.now() for r in alice_records)
     for line in text.splitlines()[-3:]:
         username, password = line.split()[:2]
@@ -190,8 +203,8 @@ def test_admin_shows_price_history_of_a_model(admin_client, catalog):
         valid_from=timezone.now() + timedelta(days=1),
     )
     page = admin_client.get(f"/admin/tokens/modelprice/{first.pk}/change/").content.decode()
-    assert "<td>2.5</td><td>10</td><td>1.25</td>" in page
-    assert "<td>2</td><td>8</td><td>-</td>" in page
+    assert "<td>$2.50</td><td>$10.00</td><td>$1.25</td>" in page  # prices exact, in dollars
+    assert "<td>$2.00</td><td>$8.00</td><td>–</td>" in page
 
 
 def test_admin_runs_list_shows_run_totals_in_one_query_per_page(admin_client, api, django_assert_max_num_queries):
@@ -203,7 +216,7 @@ def test_admin_runs_list_shows_run_totals_in_one_query_per_page(admin_client, ap
         page = admin_client.get("/admin/tokens/run/").content.decode()
     # each run: 3 records x 1000 tokens x $30/1M
     assert page.count("3,000") == 3
-    assert page.count("0.09") == 3
+    assert page.count('<span title="0.09 USD">$0.0900</span>') == 3  # the money rule, exact on hover
 
 
 # The production environment the README documents (with a real SECRET_KEY and host).

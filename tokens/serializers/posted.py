@@ -259,3 +259,8 @@ class UsageRecordInputSerializer(serializers.Serializer):
     reservation_id = serializers.UUIDField(required=False, help_text="The budget hold this call settles.")
     latency_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_LATENCY_MS)
     metadata = serializers.DictField(required=False, help_text="Up to 8 KB of JSON.")
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=10,
+        help_text="Cost-center tags: up to 10 strings of 1 to 64 characters. Spend is reported, filtered "
+        "(`?tag=`) and budgeted (scope tag) by them.",
+    )

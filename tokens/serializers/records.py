@@ -24,6 +24,9 @@ def usage_record_out(record: UsageRecord, *, duplicate: bool | None = None) -> d
         "model": record.model,
         "provider": record.provider,
         "run_id": record.run_id,
+        "organization": record.organization_id,
+        "project": record.project_id,
+        "tags": record.tags,
         "tokens": record.token_counts.as_dict(),
         "units": record.units,
         "service_tier": record.service_tier or "standard",
@@ -115,6 +118,11 @@ class UsageRecordOutputSerializer(serializers.Serializer):
     model = serializers.CharField()
     provider = serializers.CharField(help_text="The catalog's provider; empty for an unpriced model.")
     run_id = serializers.CharField()
+    organization = serializers.IntegerField(
+        source="organization_id", allow_null=True, help_text="The organization the spend is attributed to."
+    )
+    project = serializers.IntegerField(source="project_id", allow_null=True, help_text="The key's project, if any.")
+    tags = serializers.ListField(child=serializers.CharField(), help_text="Cost-center tags, as posted.")
     tokens = TokenCountsSerializer(source="token_counts")
     units = serializers.DictField(
         help_text="Billed units that are not tokens, as posted or read from the usage object: "

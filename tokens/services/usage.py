@@ -26,6 +26,7 @@ from core.money import COST_QUANTUM, ZERO
 from tokens.counts import TOKEN_CLASSES, TokenCounts
 from tokens.models import ApiKey, ModelPrice, Run, UsageRecord
 from tokens.pricing import catalog, cost_of
+from tokens.services.attribution import usage_attribution, usage_tags_store
 from tokens.usage_input import FieldErrors, UsageInput, parse_usage_record
 
 User = get_user_model()
@@ -56,6 +57,8 @@ class UsageBatch:
     priced: list[tuple[RecordResult, UsageRecord]] = field(default_factory=list)
     # Rows this request stored (not duplicates): what budgets, rollups and live events act on.
     created: list[UsageRecord] = field(default_factory=list)
+    # The key the request authenticated with: its project (and that project's organization) get the spend.
+    api_key: ApiKey | None = None
 
 
 def acting_user_resolve(*, user, api_key: ApiKey | None, username: str | None, cache: dict | None = None):
@@ -92,7 +95,7 @@ def usage_validate(*, user, api_key: ApiKey | None, payloads: list[Any], now: da
     A request_id repeated inside the batch is answered with the first one's
     outcome (status "duplicate") and is stored once.
     """
-    batch = UsageBatch(now=now)
+    batch = UsageBatch(now=now, api_key=api_key)
     users: dict[str, Any] = {}
     latest = functools.lru_cache(maxsize=None)(catalog.latest)  # one lookup per model and batch
 
@@ -142,8 +145,12 @@ def call_costs(*, price: ModelPrice | None, counts: TokenCounts, service_tier: s
 
 
 def usage_price(*, batch: UsageBatch) -> None:
-    """Price each valid record at the catalog version valid when it occurred (unknown models: unpriced)."""
+    """Price each valid record at the catalog version valid when it occurred (unknown models: unpriced),
+    and attribute it to its organization, project and key."""
+    orgs: dict[int, int | None] = {}
+    key_id = batch.api_key.pk if batch.api_key is not None else None
     for result, data, acting in batch.valid:
+        org_id, project_id = usage_attribution(api_key=batch.api_key, user=acting, cache=orgs)
         price = catalog.resolve(data.model, data.occurred_at)
         counts = data.counts
         costs = call_costs(price=price, counts=counts, service_tier=data.service_tier, units=data.units,
@@ -154,6 +161,10 @@ def usage_price(*, batch: UsageBatch) -> None:
         values = {
             "id": uuid7(),
             "user_id": acting.pk,
+            "organization_id": org_id,
+            "project_id": project_id,
+            "api_key_id": key_id,
+            "tags": data.tags,
             "request_id": data.request_id,
             "run_id": data.run_id,
             "agent": data.agent,
@@ -206,9 +217,13 @@ def usage_store(*, batch: UsageBatch) -> list[UsageRecord]:
     the stored row, status "duplicate". Returns the rows this call stored.
     Runs inside the pipeline's transaction.
     """
+    batch.created = []  # a batch retried after a deadlock starts over
     if not batch.priced:
         return []
-    stored_ids = _usage_insert_new([record for _, record in batch.priced])
+    # In (user, request_id) order: concurrent batches repeating request_ids wait on each other's keys
+    # in one order, never in a cycle.
+    stored_ids = _usage_insert_new(sorted((record for _, record in batch.priced),
+                                          key=lambda r: (r.user_id, r.request_id)))
     # A request_id this call did not store was stored before, or by a concurrent request: read those back (rare).
     missing: dict[int, list[str]] = {}
     for _, record in batch.priced:
@@ -231,6 +246,7 @@ def usage_store(*, batch: UsageBatch) -> list[UsageRecord]:
         for repeat in result.repeats:
             repeat.record = row
     runs_ensure(records=batch.created)
+    usage_tags_store(records=batch.created)
     return batch.created
 
 

@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 import netra_client
+from demo.organizations import AGENT_TAGS, demo_project_for
 from demo.services import AGENT_PROFILES
 from tokens.models import ApiKey
 from tokens.pricing import catalog
@@ -34,6 +35,7 @@ from tokens.services import api_key_create, api_key_revoke
 
 CUSTOMERS = ("alice", "bob")  # the demo customers `make run` creates
 TECHNIQUES = ("prompt_compression", "context_fit", "lean_template")
+SIM_RPM, SIM_TPM = 90, 400_000  # each simulator key's rate limits
 
 
 @dataclass
@@ -44,6 +46,8 @@ class SimUser:
     run_id: str = ""
     steps_left: int = 0
     sent: int = 0
+    blocked: int = 0
+    limited: int = 0
     cost: Decimal = field(default_factory=Decimal)
 
 
@@ -94,6 +98,7 @@ def next_call(user: SimUser, profiles: dict[str, list[tuple[str, str, int, int]]
         "latency_ms": int(rng.lognormvariate(7.0, 0.5)),
         "cache_hit": cache_hit,
         "metadata": {"source": "simulate_agents"},
+        "tags": AGENT_TAGS.get(agent, []),
     }
     if rng.random() < 0.15:
         record["optimization"] = {"technique": rng.choice(TECHNIQUES),
@@ -109,11 +114,36 @@ class SdkPoster:
         self.clients: dict[str, Any] = {}
         self.parts = urlsplit(base_url)
 
-    def post(self, raw_key: str, record: dict) -> tuple[int, dict]:
+    def client(self, raw_key: str):
         client = self.clients.get(raw_key)
         if client is None:
             client = self.clients[raw_key] = netra_client.NetraClient(self.base_url, raw_key, retries=1,
                                                                   flush_interval=0)
+        return client
+
+    def check(self, raw_key: str, record: dict) -> tuple[str, str]:
+        """Ask before the call, as an agent should: ("allowed", reservation id), ("blocked", why) or
+        ("rate_limited", why)."""
+        usage = record["usage"]
+        prompt = usage.get("prompt_tokens") or usage.get("input_tokens", 0) + usage.get("cache_read_input_tokens", 0)
+        completion = usage.get("completion_tokens") or usage.get("output_tokens", 1)
+        try:
+            answer = self.client(raw_key).budget_check(
+                agent=record["agent"], model=record["model"], run_id=record["run_id"],
+                estimated_input_tokens=prompt, max_output_tokens=max(completion, 1), reserve=True,
+                tags=record.get("tags") or None, retries=0)
+        except netra_client.ConnectionFailed as exc:
+            raise ConnectionError(str(exc)) from exc
+        except netra_client.NetraError as exc:
+            if getattr(exc, "status", None) == 429:
+                return "rate_limited", str(exc)
+            raise
+        if not answer.allowed:
+            return "blocked", answer.raw.get("message", answer.reason)
+        return "allowed", answer.reservation.id if answer.reservation else ""
+
+    def post(self, raw_key: str, record: dict) -> tuple[int, dict]:
+        client = self.client(raw_key)
         try:
             result = client.usage_create(record)
         except netra_client.ConnectionFailed as exc:
@@ -191,7 +221,9 @@ class Command(BaseCommand):
         total = sum(s.sent for s in sims)
         spent = sum((s.cost for s in sims), Decimal(0))
         per_user = ", ".join(f"{s.username} {s.sent}" for s in sims)
-        self.stdout.write(f"Done: {total} calls ({per_user}), ${spent:.4f} in total. Simulator keys revoked.")
+        blocked, limited = sum(s.blocked for s in sims), sum(s.limited for s in sims)
+        self.stdout.write(f"Done: {total} calls ({per_user}), ${spent:.4f} in total; {blocked} blocked by a budget, "
+                          f"{limited} by a rate limit. Simulator keys revoked.")
 
     def _users(self, count: int, rng: random.Random) -> list[SimUser]:
         User = get_user_model()
@@ -204,7 +236,9 @@ class Command(BaseCommand):
                 user = User.objects.create_user(username=username, password=password,
                                                 email=f"{username}@example.com")
                 self.stdout.write(f"Created customer {username} (password {password}).")
-            key, raw = api_key_create(user=user, name="simulate_agents")
+            # In the user's demo project, with limits, so budgets and rate limits of every scope apply.
+            key, raw = api_key_create(user=user, name="simulate_agents", project=demo_project_for(user),
+                                      rpm_limit=SIM_RPM, tpm_limit=SIM_TPM)
             self.stdout.write(f"Created API key {key.key_prefix}… for {username} (revoked on exit).")
             sims.append(SimUser(username=username, raw_key=raw, rng=random.Random(rng.getrandbits(64))))
         return sims
@@ -227,6 +261,20 @@ class Command(BaseCommand):
             sim = rng.choices(sims, weights)[0]
             record = next_call(sim, profiles)
             try:
+                verdict, detail = poster.check(sim.raw_key, record)
+                if verdict != "allowed":
+                    # The agent does not make the call: nothing is spent, the page shows the denial.
+                    if verdict == "blocked":
+                        sim.blocked += 1
+                    else:
+                        sim.limited += 1
+                    if (sim.blocked + sim.limited) % 10 == 1:
+                        self.stdout.write(f"  {sim.username}: {verdict.replace('_', ' ')}: {detail[:300]}")
+                    if calls and sim.blocked + sim.limited > calls * 10:
+                        return
+                    continue
+                if detail:
+                    record["reservation_id"] = detail
                 status, body = poster.post(sim.raw_key, record)
             except OSError as exc:
                 raise CommandError(

@@ -123,13 +123,14 @@ class NetraClient(UsageDelivery):
         max_output_tokens: int | None = None,
         reserve: bool = False,
         retries: int | None = None,
+        tags: list[str] | None = None,
     ) -> BudgetCheck:
         """May this call go ahead? A denial is a BudgetCheck with allowed=False, not an exception.
         ``retries`` overrides the client's (the tracker asks once while the server is down)."""
         body = _drop_none({
             "agent": agent, "model": model, "run_id": run_id, "user": user,
             "estimated_input_tokens": estimated_input_tokens, "prompt": prompt, "messages": messages,
-            "max_output_tokens": max_output_tokens, "reserve": reserve or None,
+            "max_output_tokens": max_output_tokens, "reserve": reserve or None, "tags": tags,
         })
         # A reserving check is not idempotent: retry it only when it never reached the server.
         data = self._post("budgets/check", body, retry=CONNECT_ONLY if reserve else ALWAYS, retries=retries)
