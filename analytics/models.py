@@ -53,6 +53,10 @@ class Alert(models.Model):
         return f"{self.kind}: {self.message[:60]}"
 
 
+# The unique key of OrgDailyUsage (its rows are read by organization and day first).
+KEY_FIELDS_ORG = ("organization", "day", "user", "project_ref", "key_ref", "agent", "model")
+
+
 class DailyUsage(models.Model):
     """Exact per-day totals of the ledger for one user, agent, model and tool (UTC days)."""
 
@@ -182,6 +186,8 @@ class RunUsage(models.Model):
             # Top runs of a period: the user's runs active in it (last call at or after its start).
             models.Index(fields=["user", "last_at"], name="runusage_user_last_idx"),
             models.Index(fields=["organization", "last_at"], name="runusage_org_last_idx"),
+            # An organization's most expensive runs: its runs by cost, read from the top until ten are active.
+            models.Index(fields=["organization", "cost_usd"], name="runusage_org_cost_idx"),
         ]
 
     def __str__(self) -> str:
@@ -216,6 +222,87 @@ class TechniqueDailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.user_id} {self.technique}"
+
+
+class _OrgCounters(models.Model):
+    """The columns OrgDailyUsage and its per-tag twin share: member, project, key, agent, model and counters.
+    ``project_ref`` and ``key_ref`` are the record's project and key ids, 0 for none (a key column cannot be
+    NULL and still match on conflict)."""
+
+    COUNTERS = ("requests", "total_tokens", "cost_usd", "cache_hits", "optimized_requests")
+    KEPT = ()
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    project_ref = models.BigIntegerField(default=0)
+    key_ref = models.BigIntegerField(default=0)
+    agent = models.CharField(max_length=100)
+    model = models.CharField(max_length=200)
+    requests = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**COST_DIGITS, default=0)
+    cache_hits = models.BigIntegerField(default=0)
+    optimized_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class OrgDailyUsage(_OrgCounters):
+    """Per organization and UTC day, the totals of each (member, project, key, agent, model): the organization
+    view's totals, breakdowns and filters read these, not the ledger."""
+
+    KEY = ("organization_id", "day", "user_id", "project_ref", "key_ref", "agent", "model")
+
+    class Meta:
+        verbose_name_plural = "organization daily usage"
+        constraints = [models.UniqueConstraint(fields=KEY_FIELDS_ORG, name="orgdailyusage_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.day} org {self.organization_id} user {self.user_id} {self.agent}/{self.model}"
+
+
+class OrgTagDailyUsage(_OrgCounters):
+    """OrgDailyUsage per tag (a record counts once under each of its tags): the organization view by tag."""
+
+    KEY = ("organization_id", "day", "tag", "user_id", "project_ref", "key_ref", "agent", "model")
+
+    tag = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name_plural = "organization tag daily usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("organization", "tag", *KEY_FIELDS_ORG[1:]), name="orgtagdailyusage_key_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} org {self.organization_id} #{self.tag}"
+
+
+class OrgLatencyDaily(models.Model):
+    """Per organization and UTC day, how many calls reported each latency (``analytics.rollups.latency_bucket``:
+    exact below 1 s, to three significant digits above): the organization view's p50 and p95."""
+
+    COUNTERS = ("requests",)
+    KEY = ("organization_id", "day", "latency_bucket")
+    KEPT = ()
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    latency_bucket = models.BigIntegerField()
+    requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "organization latency daily"
+        constraints = [
+            models.UniqueConstraint(fields=("organization", "day", "latency_bucket"), name="orglatencydaily_key_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} org {self.organization_id} {self.latency_bucket} ms"
 
 
 class OptimizationPolicy(models.Model):

@@ -1,25 +1,32 @@
 """Reads of the organization dashboard: all members' spend, filtered, against the previous period.
 
-These read the ledger on its ``(organization, occurred_at)`` index: the rollups
-are per user, and an organization view filters by project, key and tag,
-which the rollups do not carry. Cost follows the organization's records in
-the two periods (this one and the one before), a handful of grouped queries.
+Totals, breakdowns and the daily chart read the organization rollups, which
+carry member, project, key, agent, model and tag; latency and top runs read
+them too unless a filter narrows the view past what they carry, then the
+ledger on its ``(organization, occurred_at)`` index.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 
 from analytics.breakdown import rollup_breakdown
 from analytics.models import DailyUsage
+from analytics.org_rollup_reads import (
+    org_rollup_rows,
+    rollup_daily_cost,
+    rollup_grouped,
+    rollup_latency,
+    rollup_top_runs,
+    rollup_totals,
+)
 from analytics.selectors import Period
 from core.errors import InvalidInput
 from core.money import ZERO
@@ -129,26 +136,6 @@ def org_usage(*, organization: Organization, filters: OrgFilters, since, until) 
     return qs
 
 
-_TOTALS = {
-    "requests": Count("id"),
-    "total_tokens": Sum("total_tokens"),
-    "cost_usd": Sum("cost_usd"),
-    "cache_hits": Count("id", filter=Q(cache_hit=True) | Q(cached_input_tokens__gt=0)),
-    "optimized": Count("id", filter=~Q(optimization_technique="")),
-}
-
-
-def _totals(qs: QuerySet) -> dict[str, Any]:
-    row = qs.aggregate(**_TOTALS)
-    return {
-        "requests": row["requests"] or 0,
-        "total_tokens": row["total_tokens"] or 0,
-        "cost_usd": Decimal(row["cost_usd"] or ZERO),
-        "cache_hits": row["cache_hits"] or 0,
-        "optimized": row["optimized"] or 0,
-    }
-
-
 def change(current, previous) -> dict[str, Any]:
     """The change from the previous period: difference and percentage (None when there was nothing before)."""
     delta = current - previous
@@ -169,14 +156,6 @@ def latency_percentiles(qs: QuerySet) -> dict[str, int | None]:
     return out
 
 
-def _grouped(qs: QuerySet, field: str) -> list[dict[str, Any]]:
-    return list(
-        qs.values(field)
-        .annotate(requests=Count("id"), total_tokens=Sum("total_tokens"), cost_usd=Sum("cost_usd"))
-        .order_by("-cost_usd", "-total_tokens", field)[:TOP]
-    )
-
-
 def org_top_runs(qs: QuerySet) -> list[dict[str, Any]]:
     return list(
         qs.exclude(run_id="")
@@ -187,37 +166,42 @@ def org_top_runs(qs: QuerySet) -> list[dict[str, Any]]:
 
 
 def org_dashboard(*, organization: Organization, filters: OrgFilters, period: Period) -> dict[str, Any]:
-    """Everything the organization view shows for ``period``, and the same-length period before it."""
-    current = org_usage(organization=organization, filters=filters, since=period.since, until=period.until)
-    before = org_usage(
-        organization=organization, filters=filters,
-        since=period.since - timedelta(days=period.days), until=period.since,
-    )
-    totals, previous = _totals(current), _totals(before)
-    daily = {
-        row["day"]: Decimal(row["cost_usd"] or ZERO)
-        for row in current.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
-        .values("day").annotate(cost_usd=Sum("cost_usd")).order_by()
-    }
+    """Everything the organization view shows for ``period``, and the same-length period before it, from the
+    organization rollups (``analytics.org_rollup_reads`` says what still reads the ledger, and when)."""
+    previous_period = Period(period.start - timedelta(days=period.days), period.start - timedelta(days=1))
+    current = org_rollup_rows(organization=organization, filters=filters, start=period.start, end=period.end)
+    before = org_rollup_rows(organization=organization, filters=filters,
+                             start=previous_period.start, end=previous_period.end)
+    totals, previous = rollup_totals(current), rollup_totals(before)
+    daily = rollup_daily_cost(current)
     days = [period.start + timedelta(days=i) for i in range(period.days)]
     projects = {p.pk: p for p in Project.objects.filter(organization=organization)}
     keys = {k.pk: k for k in org_keys(organization=organization)}
+    narrowed = any((filters.project, filters.key, filters.tag, filters.agent, filters.model))
+    if narrowed or filters.user is not None:
+        ledger = org_usage(organization=organization, filters=filters, since=period.since, until=period.until)
+        latency = latency_percentiles(ledger)
+    else:
+        latency = rollup_latency(organization=organization, start=period.start, end=period.end)
+    if narrowed:
+        top_runs = org_top_runs(ledger)
+    else:
+        top_runs = rollup_top_runs(organization=organization, user=filters.user, period=period)
     return {
         "organization": organization,
         "period": period,
-        "previous_period": Period(period.start - timedelta(days=period.days), period.start - timedelta(days=1)),
+        "previous_period": previous_period,
         "totals": totals,
         "change": {name: change(totals[name], previous[name]) for name in ("cost_usd", "total_tokens", "requests")},
-        "latency": latency_percentiles(current),
+        "latency": latency,
         "daily": [(day, daily.get(day, ZERO)) for day in days],
-        "by_user": _grouped(current, "user__username"),
-        "by_project": [
-            {**row, "project": projects.get(row["project"])} for row in _grouped(current, "project")
-        ],
-        "by_key": [{**row, "key": keys.get(row["api_key"])} for row in _grouped(current, "api_key")],
-        "by_agent": _grouped(current, "agent"),
-        "by_model": _grouped(current, "model"),
-        "top_runs": org_top_runs(current),
+        "by_user": rollup_grouped(current, "by_user"),
+        "by_project": [{**row, "project": projects.get(row["project"])}
+                       for row in rollup_grouped(current, "by_project")],
+        "by_key": [{**row, "key": keys.get(row["api_key"])} for row in rollup_grouped(current, "by_key")],
+        "by_agent": rollup_grouped(current, "by_agent"),
+        "by_model": rollup_grouped(current, "by_model"),
+        "top_runs": top_runs,
     }
 
 

@@ -10,8 +10,11 @@ lose an update.
 
 The rollup tables: ``DailyUsage`` (user, day, agent, model, tool),
 ``UserDailyUsage`` (user, day), ``RunUsage`` (user, run_id: a run's calls,
-tokens, cost, first and last call) and ``TechniqueDailyUsage`` (user, day,
-reported optimization technique).
+tokens, cost, first and last call), ``TechniqueDailyUsage`` (user, day,
+reported optimization technique), and for organizations' pages
+``OrgDailyUsage`` (organization, day, member, project, key, agent, model), its
+per-tag twin ``OrgTagDailyUsage`` and ``OrgLatencyDaily`` (organization, day,
+latency to 1%).
 """
 
 from __future__ import annotations
@@ -43,7 +46,15 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
-from analytics.models import DailyUsage, RunUsage, TechniqueDailyUsage, UserDailyUsage
+from analytics.models import (
+    DailyUsage,
+    OrgDailyUsage,
+    OrgLatencyDaily,
+    OrgTagDailyUsage,
+    RunUsage,
+    TechniqueDailyUsage,
+    UserDailyUsage,
+)
 from core.db import insert_sql
 from core.money import PER_MILLION
 from tokens.counts import PROMPT_FIELDS, TOKEN_FIELDS
@@ -100,12 +111,49 @@ def _rule() -> dict[str, Any]:
 
 ROLLUP_RULE = _rule()
 
+def latency_bucket(ms: int) -> int:
+    """The latency an OrgLatencyDaily row counts ``ms`` under: exact below 1000 ms, else rounded down to three
+    significant digits (1234 -> 1230, 45678 -> 45600): within 1% of the reported value."""
+    step = 1
+    while ms >= 1000 * step:
+        step *= 10
+    return ms // step * step
+
+
+def _latency_bucket_sql():
+    """``latency_bucket`` in SQL (integer division on both databases)."""
+    whens = [When(latency_ms__lt=1000, then=F("latency_ms"))]
+    step = 10
+    while step <= 10**7:  # latency_ms is at most 2**31 - 1
+        whens.append(When(latency_ms__lt=1000 * step, then=F("latency_ms") / Value(step) * Value(step)))
+        step *= 10
+    return Case(*whens, default=F("latency_ms") / Value(10**8) * Value(10**8), output_field=IntegerField())
+
+
 # Every rollup table, in the order a transaction writes (and so locks) them.
-ROLLUPS = (DailyUsage, UserDailyUsage, RunUsage, TechniqueDailyUsage)
+ROLLUPS = (DailyUsage, UserDailyUsage, RunUsage, TechniqueDailyUsage, OrgDailyUsage, OrgTagDailyUsage,
+           OrgLatencyDaily)
+# The tables of an organization's pages: records of no organization are not in them.
+ORG_ROLLUPS = (OrgDailyUsage, OrgTagDailyUsage, OrgLatencyDaily)
+_ORG = Q(organization__isnull=False)
 # Which ledger rows a table counts (all, unless named here).
-_LEDGER_ROWS = {RunUsage: ~Q(run_id=""), TechniqueDailyUsage: ~Q(optimization_technique="")}
+_LEDGER_ROWS = {
+    RunUsage: ~Q(run_id=""),
+    TechniqueDailyUsage: ~Q(optimization_technique=""),
+    OrgDailyUsage: _ORG,
+    # One row per (record, tag): a record counts once under each of its tags.
+    OrgTagDailyUsage: _ORG & Q(tag_rows__isnull=False),
+    OrgLatencyDaily: _ORG & Q(latency_ms__isnull=False),
+}
 # Key columns that are not ledger columns.
-_KEY_EXPRESSIONS = {"day": TruncDate("occurred_at"), "technique": F("optimization_technique")}
+_KEY_EXPRESSIONS = {
+    "day": TruncDate("occurred_at"),
+    "technique": F("optimization_technique"),
+    "project_ref": Coalesce("project_id", 0),
+    "key_ref": Coalesce("api_key_id", 0),
+    "tag": F("tag_rows__tag"),
+    "latency_bucket": _latency_bucket_sql(),
+}
 # The columns kept rather than added: their aggregate over the rows and how a conflict merges it.
 _KEPT = {
     # A row's organization is its records' (a user's rows of one key share one organization).
@@ -229,6 +277,12 @@ def daily_usage_rebuild(*, start: date, end: date, user=None) -> int:
                 touched = ledger.filter(user_id=OuterRef("user_id"), run_id=OuterRef("run_id"))
                 RunUsage.objects.filter(Exists(touched)).delete()
                 source = UsageRecord.objects.filter(Exists(touched))
+            elif model is OrgLatencyDaily and user is not None:
+                # Counted per organization, not per member: the user's organizations' days are recomputed whole.
+                organizations = ledger.filter(_ORG).values("organization_id").distinct()
+                model.objects.filter(day__gte=start, day__lte=end, organization__in=organizations).delete()
+                source = UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until,
+                                                    organization__in=organizations)
             else:
                 stale = model.objects.filter(day__gte=start, day__lte=end)
                 if user is not None:
@@ -237,3 +291,11 @@ def daily_usage_rebuild(*, start: date, end: date, user=None) -> int:
                 source = ledger
             rows[model] = _rollup_into(model, source, add=False)
     return rows[DailyUsage]
+
+
+def org_rollups_backfill() -> None:
+    """Fill the organization rollups from the whole ledger (the migration that adds them; they start empty)."""
+    with transaction.atomic():
+        for model in ORG_ROLLUPS:
+            model.objects.all().delete()
+            _rollup_into(model, UsageRecord.objects.all(), add=False)

@@ -43,6 +43,11 @@ COLUMNS = (
 )
 
 
+# Cost-center tags of the organization's records (others have none), indexed as ingestion indexes them.
+ORG_TAGS = ("[]", '["prod"]', '["prod", "eu"]', '["batch"]')
+TAGS_SQL = ("INSERT INTO tokens_usagetag (record_id, tag, user_id, organization_id, occurred_at) "
+            "SELECT id, jsonb_array_elements_text(tags), user_id, organization_id, occurred_at "
+            "FROM tokens_usagerecord WHERE organization_id IS NOT NULL AND tags <> '[]'::jsonb")
 RUNS_SQL = ("INSERT INTO tokens_run (user_id, run_id, agent_budgets, created_at) "
             "SELECT user_id, run_id, '{}', min(occurred_at) FROM tokens_usagerecord WHERE run_id <> '' "
             "GROUP BY user_id, run_id")
@@ -109,6 +114,7 @@ def load(records: int, users: int, days: int, seed: int, heavy_records: int = 0)
     copy_seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute(RUNS_SQL)  # what ingestion's runs_ensure would have made
+        cursor.execute(TAGS_SQL)  # what ingestion's usage_tags_store would have made
         cursor.execute("ANALYZE tokens_usagerecord")
     return user_rows, copy_seconds
 
@@ -129,5 +135,5 @@ def _row(p, n, moment, rng, prices, rates, million, extra_tokens) -> tuple:
         rng.choice(p["agents"]), rng.choice(p["tools"]), model, prices[model].provider,
         inp, cached, 0, out, 0, inp + cached + out, cost, True, prices[model].pk, technique, original,
         rng.random() < 0.15, rng.randrange(200, 4000), "", "{}", moment, moment, *extra_tokens, "{}", "", cost,
-        "[]",
+        rng.choice(ORG_TAGS) if p["org"] else "[]",
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIRST_PARTY = ("core", "organizations", "tokens", "budgets", "optimization", "analytics", "ingestion", "live", "demo", "netra_site",
-               "netra_client", "gateway")
+FIRST_PARTY = ("core", "organizations", "tokens", "budgets", "optimization", "analytics", "ingestion", "live",
+               "demo", "netra_site", "netra_client", "gateway")
 MAX_MODULE_LINES = 400
 
 

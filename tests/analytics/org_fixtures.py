@@ -1,13 +1,15 @@
-"""An organization with two members, projects, keys and ledger rows set directly (attribution is the orgs work)."""
+"""An organization with two members, projects, keys and ledger rows set directly (attribution is the orgs work),
+rolled up as ingestion rolls up what it stores (tags indexed, then every rollup)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from analytics.rollups import daily_usage_add
 from organizations.models import Membership, Organization, Project
 from tests.factories import UsageRecordFactory, UserFactory
-from tokens.services import api_key_create
+from tokens.services import api_key_create, usage_tags_store
 
 
 def day_at(days_ago: int, hour: int = 12) -> datetime:
@@ -33,5 +35,8 @@ def acme_org() -> dict:
 
 def record(who, org, *, days_ago=0, cost="0.5", tokens=1000, **extra):
     values = {"input_tokens": tokens, "output_tokens": 0, "cost_usd": Decimal(cost)}
-    return UsageRecordFactory(user=who, organization=org, occurred_at=extra.pop("at", day_at(days_ago)),
-                              **values, **extra)
+    stored = UsageRecordFactory(user=who, organization=org, occurred_at=extra.pop("at", day_at(days_ago)),
+                                **values, **extra)
+    usage_tags_store(records=[stored])
+    daily_usage_add(record_ids=[stored.pk])
+    return stored

@@ -14,10 +14,11 @@ from django.db import OperationalError, connection
 from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 
-from analytics.models import DailyUsage, UserDailyUsage
+from analytics.models import DailyUsage, OrgDailyUsage, OrgTagDailyUsage, UserDailyUsage
 from budgets.models import BudgetWindow, Reservation
 from budgets.services import budget_check, budget_create
 from ingestion import services as ingestion
+from organizations.models import Membership, Organization
 from tests.analytics.test_run_rollups import assert_exact
 from tests.conftest import on_postgres
 from tests.factories import UserFactory
@@ -34,6 +35,7 @@ def _payload(n: int, reservations: dict[int, str]) -> dict:
         "request_id": f"c-{n}", "model": "gpt-4o", "agent": ("planner", "writer")[n % 2],
         "tool": ("", "search", "browse")[n % 3], "run_id": f"run-{n % 7}",
         "prompt_tokens": 100 + n, "completion_tokens": 10 + n,
+        "tags": [["prod"], ["prod", "eu"], []][n % 3], "latency_ms": 100 + 37 * n,
         "occurred_at": f"2026-11-{20 + n % 3}T{n % 24:02d}:00:00Z",
         **({"optimization": {"technique": "compress", "original_tokens": 300}} if n % 4 == 0 else {}),
         **({"reservation_id": reservations[n]} if n in reservations else {}),
@@ -51,6 +53,9 @@ def _batch(t: int, b: int, reservations: dict[int, str]) -> list[dict]:
 @pytest.mark.django_db(transaction=True)
 def test_overlapping_batches_from_threads_store_each_record_once(catalog):
     user = UserFactory(username="overlap")
+    # A member's records are the organization's: its rollups (per tag, latency) are written by the same batches.
+    organization = Organization.objects.create(name="Overlap", slug="overlap")
+    Membership.objects.create(organization=organization, user=user, role="owner")
     total = budget_create(by=None, scope="user", user=user, period="lifetime", limit_tokens=10**9)
     planner = budget_create(by=None, scope="user_agent", user=user, agent="planner", period="day",
                             limit_usd=Decimal("1000"))
@@ -100,6 +105,9 @@ def test_overlapping_batches_from_threads_store_each_record_once(catalog):
         assert model.objects.aggregate(requests=Sum("requests"), tokens=Sum("total_tokens"),
                                        cost=Sum("cost_usd")) == ledger
     assert_exact()
+    assert OrgDailyUsage.objects.filter(organization=organization).aggregate(n=Sum("requests"))["n"] == len(posted)
+    assert OrgTagDailyUsage.objects.filter(tag="eu").aggregate(n=Sum("requests"))["n"] == stored.filter(
+        request_id__in=[f"c-{n}" for n in range(IDS) if n % 3 == 1]).count()
     assert BudgetWindow.objects.get(budget=total).spent_tokens == ledger["tokens"]
     windows = {w.window_start.date(): w.spent_usd for w in BudgetWindow.objects.filter(budget=planner)
                if w.spent_usd}

@@ -14,9 +14,10 @@ from django.test.utils import CaptureQueriesContext
 
 from analytics import org_selectors, run_selectors, selectors
 from analytics.models import DailyUsage, RunUsage, TechniqueDailyUsage, UserDailyUsage
-from analytics.rollups import daily_usage_add, daily_usage_rebuild
+from analytics.rollups import ROLLUPS, daily_usage_add, daily_usage_rebuild
 from ingestion.services import usage_ingest, usage_reprice
 from organizations.models import Organization
+from tests.analytics.org_rollup_reference import ledger_org_rollups, rollup_org_rollups
 from tests.factories import ModelPriceFactory
 from tokens.models import UsageRecord
 
@@ -66,6 +67,7 @@ def rollup_techniques() -> dict:
 def assert_exact() -> None:
     assert rollup_runs() == ledger_runs()
     assert rollup_techniques() == ledger_techniques()
+    assert rollup_org_rollups() == ledger_org_rollups()
 
 
 @pytest.mark.django_db
@@ -149,7 +151,7 @@ def test_rollup_rows_carry_the_records_organization(user, catalog):
         organization=acme, since=datetime(2026, 11, 1, tzinfo=UTC), until=datetime(2026, 12, 1, tzinfo=UTC))
     ] == ["run-a", "run-b"]
     # The online rollup sets it too (rows created by a batch; a row keeps the organization it has).
-    for model in (DailyUsage, UserDailyUsage, RunUsage, TechniqueDailyUsage):
+    for model in ROLLUPS:
         model.objects.all().delete()
     daily_usage_add(record_ids=UsageRecord.objects.values_list("pk", flat=True))
     assert set(RunUsage.objects.values_list("organization_id", flat=True)) == {acme.pk}

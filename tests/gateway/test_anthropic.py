@@ -51,7 +51,8 @@ def test_budget_denial_is_anthropics_rate_limit_error(claude, fake, user, staff_
     assert caught.value.status_code == 429
     assert caught.value.body["type"] == "error"
     assert caught.value.body["error"]["type"] == "rate_limit_error"
-    assert f'budget {budget.pk} "All your usage" (user, day) has <$0.0001 of <$0.0001 left' in caught.value.body["error"]["message"]
+    message = caught.value.body["error"]["message"]
+    assert f'budget {budget.pk} "All your usage" (user, day) has <$0.0001 of <$0.0001 left' in message
     assert fake.requests == []
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from anthropic.types import CacheCreation
 from anthropic.types import Usage as AnthropicUsage
 from django.conf import settings
