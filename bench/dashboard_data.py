@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 from tokens.counts import TOKEN_FIELDS
 from tokens.pricing import catalog, rates_for
 from tokens.services import prices_import
@@ -77,6 +77,8 @@ def load(records: int, users: int, days: int, seed: int, heavy_records: int = 0)
     User.objects.create_superuser("bench-admin", "admin@example.com", "bench-admin-pw")
     user_rows = list(User.objects.filter(username__startswith="bench0").order_by("username"))
     organization = Organization.objects.create(name="Heavy users", slug=ORG_SLUG)
+    Membership.objects.bulk_create([Membership(organization=organization, user=user, role="owner" if i == 0
+                                               else "member") for i, user in enumerate(user_rows[:HEAVY])])
     heavy_each = heavy_records or records // 100
     light_each = (records - HEAVY * heavy_each) / (users - HEAVY)
     rng = random.Random(seed)
