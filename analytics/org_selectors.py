@@ -202,6 +202,8 @@ def org_dashboard(*, organization: Organization, filters: OrgFilters, period: Pe
         "by_agent": rollup_grouped(current, "by_agent"),
         "by_model": rollup_grouped(current, "by_model"),
         "top_runs": top_runs,
+        # Whole-run totals (RunUsage) or the period's calls of each run under the filter (the ledger).
+        "top_runs_whole": not narrowed,
     }
 
 

@@ -135,6 +135,15 @@ def test_top_runs_are_the_runs_active_in_the_period_with_their_whole_totals(org)
     top = sorted(runs.items(), key=lambda kv: -kv[1][1])[:10]
     assert [(r["user__username"], r["run_id"], r["requests"], r["cost_usd"]) for r in data["top_runs"]] == [
         (*key, n, cost) for key, (n, cost) in top]
+    assert data["top_runs_whole"] is True
+
+
+def test_the_page_says_which_totals_its_top_runs_show(client, org):
+    client.force_login(org["olga"])
+    page = client.get("/dashboard/org/acme/?period=30d").content.decode()
+    assert "most expensive runs active in the period, with their whole totals" in page
+    page = client.get("/dashboard/org/acme/?period=30d&agent=writer").content.decode()
+    assert "most expensive in the period, its calls only" in page
 
 
 def test_the_unfiltered_view_reads_no_ledger_row(client, org):
