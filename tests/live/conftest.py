@@ -70,6 +70,9 @@ def connect(asgi_app):
             return comm, True, None
         message = await comm.receive_output(timeout=1)
         if message["type"] == "websocket.close":
+            # The client goes away as a browser would, so the consumer ends here rather than being cancelled
+            # when the test's event loop closes (a cancelled consumer on the Redis layer could hang that close).
+            await comm.disconnect(timeout=5)
             return comm, True, message.get("code")
         raise AssertionError(f"unexpected first message {message!r}")
 
