@@ -292,10 +292,3 @@ def daily_usage_rebuild(*, start: date, end: date, user=None) -> int:
             rows[model] = _rollup_into(model, source, add=False)
     return rows[DailyUsage]
 
-
-def org_rollups_backfill() -> None:
-    """Fill the organization rollups from the whole ledger (the migration that adds them; they start empty)."""
-    with transaction.atomic():
-        for model in ORG_ROLLUPS:
-            model.objects.all().delete()
-            _rollup_into(model, UsageRecord.objects.all(), add=False)

@@ -4,8 +4,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from analytics.rollups import org_rollups_backfill
-
 TABLES = ("analytics_orgdailyusage", "analytics_orgtagdailyusage", "analytics_orglatencydaily")
 
 
@@ -18,12 +16,6 @@ def _fillfactor(value: int):
             schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(table)} SET (fillfactor = {value})")
 
     return apply
-
-
-def _backfill(apps, schema_editor) -> None:
-    """An existing ledger's organization rollups, so the organization view keeps its history."""
-    if apps.get_model("tokens", "UsageRecord").objects.filter(organization__isnull=False).exists():
-        org_rollups_backfill()
 
 
 class Migration(migrations.Migration):
@@ -129,5 +121,4 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('organization', 'tag', 'day', 'user', 'project_ref', 'key_ref', 'agent', 'model'), name='orgtagdailyusage_key_uniq'),
         ),
         migrations.RunPython(_fillfactor(70), _fillfactor(100)),
-        migrations.RunPython(_backfill, migrations.RunPython.noop),
     ]

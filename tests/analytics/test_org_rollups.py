@@ -1,6 +1,5 @@
 """The organization view reads the organization rollups: its figures equal the ledger's under every filter,
-the rollups follow a reprice and a rebuild, the migration's backfill fills them, and the unfiltered view
-reads no ledger row."""
+the rollups follow a rebuild, and the unfiltered view reads no ledger row."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from analytics import org_selectors
 from analytics.models import OrgDailyUsage, OrgLatencyDaily, OrgTagDailyUsage
 from analytics.org_rollup_reads import percentiles
 from analytics.periods import Period
-from analytics.rollups import ORG_ROLLUPS, daily_usage_rebuild, latency_bucket, org_rollups_backfill
+from analytics.rollups import ORG_ROLLUPS, daily_usage_rebuild, latency_bucket
 from ingestion.services import usage_ingest
 from tests.analytics.org_fixtures import acme_org
 from tests.analytics.org_rollup_reference import ledger_org_rollups, rollup_org_rollups
@@ -161,7 +160,7 @@ def test_latency_buckets_are_exact_below_a_second_and_within_one_percent_above()
     assert all(0 <= v - latency_bucket(v) <= v / 100 for v in range(1000, 200_000, 7))
 
 
-def test_the_rollups_follow_a_rebuild_and_the_backfill_fills_them(org):
+def test_the_rollups_follow_a_rebuild(org):
     assert rollup_org_rollups() == ledger_org_rollups()
     assert OrgTagDailyUsage.objects.filter(tag="eu").exists() and OrgLatencyDaily.objects.exists()
     OrgDailyUsage.objects.update(requests=999)
@@ -172,9 +171,7 @@ def test_the_rollups_follow_a_rebuild_and_the_backfill_fills_them(org):
     assert set(OrgDailyUsage.objects.filter(user=org["mia"]).values_list("requests", flat=True)) == {999}
     ledger_latency = ledger_org_rollups()[2]
     assert rollup_org_rollups()[2] == {k: v for k, v in ledger_latency.items() if k[0] == org["org"].pk}
-    daily_usage_rebuild(start=TODAY - timedelta(days=30), end=TODAY)
-    assert rollup_org_rollups() == ledger_org_rollups()
     for model in ORG_ROLLUPS:
         model.objects.all().delete()
-    org_rollups_backfill()
+    daily_usage_rebuild(start=TODAY - timedelta(days=30), end=TODAY)
     assert rollup_org_rollups() == ledger_org_rollups()
